@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+
+	"github.com/strata-log/strata/ingest/broker"
+	"github.com/strata-log/strata/meta"
+)
+
+// serverFlags are the settings shared by "strata dev" and "strata broker".
+type serverFlags struct {
+	id              int32
+	dataDir         string
+	kafkaAddr       string
+	advertisedAddr  string
+	httpAddr        string
+	rack            string
+	autoCreate      bool
+	partitions      int32
+	maxRequestBytes int32
+	walSegmentBytes int64
+	walNoSync       bool
+	sessionTTL      time.Duration
+	logLevel        string
+	logFormat       string
+}
+
+func (f *serverFlags) register(cmd *cobra.Command, dev bool) {
+	fs := cmd.Flags()
+	defDir := "strata-data"
+	if !dev {
+		defDir = "/var/lib/strata"
+	}
+	fs.StringVar(&f.dataDir, "data-dir", defDir, "directory for the write-ahead log (DIR/wal)"+map[bool]string{true: ", embedded etcd (DIR/etcd) and local object store (DIR/objects)", false: ""}[dev])
+	fs.StringVar(&f.kafkaAddr, "kafka-addr", "127.0.0.1:9092", "address the Kafka listener binds")
+	fs.StringVar(&f.advertisedAddr, "advertised-kafka-addr", "", "host:port clients are told to connect to (default: the listener's address)")
+	fs.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:8080", "address serving /healthz, /readyz and /metrics (empty to disable)")
+	fs.StringVar(&f.rack, "rack", "", "rack (availability zone) of this broker, reported in metadata")
+	fs.BoolVar(&f.autoCreate, "auto-create-topics", dev, "create unknown topics when clients ask for their metadata (auto.create.topics.enable)")
+	fs.Int32Var(&f.partitions, "default-partitions", 1, "partitions of auto-created topics and of topics created with -1 (num.partitions)")
+	fs.Int32Var(&f.maxRequestBytes, "max-request-bytes", 100<<20, "largest request accepted; larger ones close the connection (socket.request.max.bytes)")
+	fs.Int64Var(&f.walSegmentBytes, "wal-segment-bytes", 64<<20, "size at which the write-ahead log starts a new segment file")
+	fs.BoolVar(&f.walNoSync, "wal-no-sync", false, "acknowledge writes without fsync (unsafe: a crash can lose acknowledged records; for benchmarks only)")
+	fs.DurationVar(&f.sessionTTL, "session-ttl", 10*time.Second, "etcd lease TTL of the broker's registration")
+	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
+	if !dev {
+		fs.Int32Var(&f.id, "id", -1, "broker id, unique in the cluster (required)")
+	}
+}
+
+func (f *serverFlags) logger(w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", f.logLevel)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch f.logFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", f.logFormat)
+}
+
+func (f *serverFlags) brokerConfig(log *slog.Logger, reg prometheus.Registerer) broker.Config {
+	return broker.Config{
+		NodeID:            f.id,
+		ListenAddr:        f.kafkaAddr,
+		AdvertisedAddr:    f.advertisedAddr,
+		Rack:              f.rack,
+		HTTPAddr:          f.httpAddr,
+		DataDir:           f.dataDir,
+		AutoCreateTopics:  f.autoCreate,
+		DefaultPartitions: f.partitions,
+		MaxRequestBytes:   f.maxRequestBytes,
+		WALSegmentBytes:   f.walSegmentBytes,
+		WALNoSync:         f.walNoSync,
+		SessionTTL:        f.sessionTTL,
+		Logger:            log,
+		Registerer:        reg,
+	}
+}
+
+// signalContext is cancelled on SIGINT or SIGTERM.
+func signalContext(parent context.Context) (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
+}
+
+// runBroker starts a broker on store, serves HTTP, prints where it listens
+// and runs until ctx ends, then shuts down cleanly.
+func runBroker(ctx context.Context, out io.Writer, f *serverFlags, log *slog.Logger, store *meta.Store, extra string) error {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	cfg := f.brokerConfig(log, reg)
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	startCtx, cancel := context.WithTimeout(ctx, 2*f.sessionTTL+30*time.Second)
+	b, err := startBroker(startCtx, cfg, store, log)
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+
+	var httpLn net.Listener
+	var srv *http.Server
+	if f.httpAddr != "" {
+		httpLn, err = net.Listen("tcp", f.httpAddr)
+		if err != nil {
+			return fmt.Errorf("--http-addr %s: %w", f.httpAddr, err)
+		}
+		srv = &http.Server{Handler: httpHandler(b, reg), ReadHeaderTimeout: 10 * time.Second}
+		go srv.Serve(httpLn)
+		defer srv.Close()
+	}
+	served := make(chan error, 1)
+	go func() { served <- b.Serve() }()
+
+	lines := []string{fmt.Sprintf("kafka=%s", b.Addr())}
+	if httpLn != nil {
+		lines = append(lines, fmt.Sprintf("http=http://%s", httpLn.Addr()))
+	}
+	if extra != "" {
+		lines = append(lines, extra)
+	}
+	lines = append(lines, fmt.Sprintf("data=%s", f.dataDir), fmt.Sprintf("cluster=%s", b.ClusterID()))
+	fmt.Fprintf(out, "strata ready: %s\n", strings.Join(lines, " "))
+
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case err := <-served:
+		if err != nil {
+			return err
+		}
+	}
+	if srv != nil {
+		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		srv.Shutdown(shut)
+		cancel()
+	}
+	return b.Close()
+}
+
+// startBroker starts the broker, waiting out the registration a crashed
+// predecessor with the same id may still hold until its lease expires.
+func startBroker(ctx context.Context, cfg broker.Config, store *meta.Store, log *slog.Logger) (*broker.Broker, error) {
+	for {
+		b, err := broker.New(ctx, cfg, store)
+		if err == nil || !errors.Is(err, meta.ErrBrokerIDInUse) {
+			return b, err
+		}
+		log.Warn("broker id still registered, waiting for the old registration to expire", "id", cfg.NodeID, "ttl", cfg.SessionTTL)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w (gave up waiting: %v)", err, ctx.Err())
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func httpHandler(b *broker.Broker, reg *prometheus.Registry) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !b.Ready() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	return mux
+}

@@ -1,0 +1,128 @@
+package broker
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strata-log/strata/ingest/batch"
+	"github.com/strata-log/strata/ingest/partition"
+	"github.com/strata-log/strata/meta"
+)
+
+func init() { register(&api{key: 0, min: 3, max: 12, handle: handleProduce}) }
+
+// handleProduce appends each partition's batch and, unless acks=0, answers
+// once every append is acknowledged (durable on a quorum) or the request's
+// timeout passes.
+func handleProduce(b *Broker, r *request) kmsg.Response {
+	req := r.kreq.(*kmsg.ProduceRequest)
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	if req.TransactionID != nil {
+		for _, rt := range req.Topics {
+			st := kmsg.NewProduceResponseTopic()
+			st.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewProduceResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+				msg := "transactions are not supported yet"
+				sp.ErrorMessage = &msg
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp
+	}
+	type waiting struct {
+		sp *kmsg.ProduceResponseTopicPartition
+		p  *partition.Pending
+	}
+	var waits []waiting
+	for _, rt := range req.Topics {
+		st := kmsg.NewProduceResponseTopic()
+		st.Topic = rt.Topic
+		t := b.topic(rt.Topic)
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewProduceResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
+			p, err := b.produce(t, rt.Topic, rp.Partition, rp.Records)
+			if err != nil {
+				sp.ErrorCode = errCode(err)
+				if r.version >= 8 {
+					sp.ErrorMessage = errMessage(err)
+				}
+				if sp.ErrorCode == kerr.UnknownServerError.Code || sp.ErrorCode == kerr.KafkaStorageError.Code {
+					b.log.Error("produce failed", "topic", rt.Topic, "partition", rp.Partition, "err", err)
+				}
+			} else {
+				sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = p.BaseOffset, p.LogAppendTime, p.LogStartOffset
+			}
+			st.Partitions = append(st.Partitions, sp)
+			if p != nil {
+				waits = append(waits, waiting{&st.Partitions[len(st.Partitions)-1], p})
+			}
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	if req.Acks == 0 {
+		return nil
+	}
+	timeout := time.NewTimer(time.Duration(max(req.TimeoutMillis, 0)) * time.Millisecond)
+	defer timeout.Stop()
+	for _, w := range waits {
+		select {
+		case <-w.p.Done():
+			if err := w.p.Err(); err != nil {
+				w.sp.ErrorCode = errCode(err)
+				w.sp.BaseOffset = -1
+			}
+		case <-timeout.C:
+			w.sp.ErrorCode = kerr.RequestTimedOut.Code
+		case <-r.conn.ctx.Done():
+			return nil
+		}
+	}
+	return resp
+}
+
+// produce validates one partition's records and appends them.
+func (b *Broker) produce(t *topicInfo, topic string, p int32, records []byte) (*partition.Pending, error) {
+	if t == nil {
+		return nil, fmt.Errorf("topic %q: %w", topic, kerr.UnknownTopicOrPartition)
+	}
+	if p < 0 || p >= t.Partitions {
+		return nil, fmt.Errorf("topic %q has no partition %d: %w", topic, p, kerr.UnknownTopicOrPartition)
+	}
+	l := b.localLog(t, p)
+	if l == nil {
+		return nil, fmt.Errorf("broker %d does not lead %s/%d: %w", b.cfg.NodeID, topic, p, kerr.NotLeaderForPartition)
+	}
+	if maxBytes := meta.ConfigInt64(t.Configs, "max.message.bytes"); int64(len(records)) > maxBytes {
+		return nil, fmt.Errorf("batch of %d bytes is over max.message.bytes %d: %w", len(records), maxBytes, kerr.MessageTooLarge)
+	}
+	h, err := batch.Parse(records)
+	if err != nil {
+		switch {
+		case errors.Is(err, batch.ErrUnsupportedCodec):
+			return nil, fmt.Errorf("%v: %w", err, kerr.UnsupportedCompressionType)
+		case errors.Is(err, batch.ErrUnsupportedMagic):
+			return nil, fmt.Errorf("%v: %w", err, kerr.UnsupportedForMessageFormat)
+		case h.Size() == len(records) && h.Magic == 2:
+			return nil, fmt.Errorf("%v: %w", err, kerr.CorruptMessage)
+		default:
+			return nil, fmt.Errorf("%v: %w", err, kerr.InvalidRecord)
+		}
+	}
+	opts := partition.AppendOptions{LogAppendTime: t.Configs["message.timestamp.type"] == "LogAppendTime"}
+	pend, err := l.Append(records, h, opts)
+	if err == nil && !pend.Duplicate {
+		b.metrics.producedBytes.Add(float64(len(records)))
+		b.metrics.producedRecs.Add(float64(h.RecordCount))
+	}
+	return pend, err
+}

@@ -1,0 +1,93 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/strata-log/strata/meta"
+)
+
+// adminTimeout bounds the etcd work of one admin request.
+const adminTimeout = 10 * time.Second
+
+// createTopic validates and creates a topic: partition leadership is
+// assigned round-robin over the live brokers and written before the topic
+// itself, so that every broker that sees the topic also sees its leaders.
+func (b *Broker) createTopic(ctx context.Context, name string, partitions int32, rf int16, configs map[string]string, validateOnly bool) (meta.Topic, error) {
+	if err := meta.ValidateTopicName(name); err != nil {
+		return meta.Topic{}, fmt.Errorf("%v: %w", err, kerr.InvalidTopicException)
+	}
+	if partitions == -1 {
+		partitions = b.cfg.DefaultPartitions
+	}
+	if partitions < 1 {
+		return meta.Topic{}, fmt.Errorf("topic %q: %d partitions: must be at least 1: %w", name, partitions, kerr.InvalidPartitions)
+	}
+	if rf == -1 {
+		rf = b.cfg.DefaultReplicationFactor
+	}
+	if rf != 1 {
+		return meta.Topic{}, fmt.Errorf("topic %q: replication factor %d: only 1 is supported until quorum replication lands: %w", name, rf, kerr.InvalidReplicationFactor)
+	}
+	if err := meta.ValidateTopicConfigs(configs); err != nil {
+		return meta.Topic{}, fmt.Errorf("topic %q: %v: %w", name, err, kerr.InvalidConfig)
+	}
+	if b.topic(name) != nil {
+		return meta.Topic{}, fmt.Errorf("topic %q: %w", name, kerr.TopicAlreadyExists)
+	}
+	brokers, err := b.meta.Brokers(ctx)
+	if err != nil || len(brokers) == 0 {
+		return meta.Topic{}, fmt.Errorf("topic %q: no live brokers to lead it (%v): %w", name, err, kerr.BrokerNotAvailable)
+	}
+	t := meta.Topic{Name: name, ID: meta.NewTopicID(), Partitions: partitions, ReplicationFactor: rf, Configs: configs, CreatedMs: time.Now().UnixMilli()}
+	if validateOnly {
+		return t, nil
+	}
+	if err := b.assignPartitions(ctx, t, 0, brokers); err != nil {
+		return meta.Topic{}, err
+	}
+	t, err = b.meta.CreateTopic(ctx, t)
+	if errors.Is(err, meta.ErrTopicExists) {
+		return meta.Topic{}, fmt.Errorf("topic %q: %w", name, kerr.TopicAlreadyExists)
+	}
+	if err != nil {
+		return meta.Topic{}, fmt.Errorf("topic %q: %v: %w", name, err, kerr.KafkaStorageError)
+	}
+	if err := b.refreshTopics(ctx); err != nil {
+		b.log.Warn("refresh topics after create", "topic", name, "err", err)
+	}
+	b.log.Info("created topic", "topic", name, "partitions", partitions)
+	return t, nil
+}
+
+// assignPartitions writes the leadership of t's partitions from first on.
+func (b *Broker) assignPartitions(ctx context.Context, t meta.Topic, first int32, brokers []meta.BrokerInfo) error {
+	for p := first; p < t.Partitions; p++ {
+		leader := brokers[int(p)%len(brokers)].ID
+		if _, err := b.meta.ClaimLeadership(ctx, t.ID, p, leader, []int32{leader}); err != nil {
+			return fmt.Errorf("topic %q partition %d: assign leader: %v: %w", t.Name, p, err, kerr.KafkaStorageError)
+		}
+	}
+	return nil
+}
+
+// metaErr maps a meta error to a Kafka one.
+func metaErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, meta.ErrUnknownTopic):
+		return fmt.Errorf("%v: %w", err, kerr.UnknownTopicOrPartition)
+	case errors.Is(err, meta.ErrUnknownConfig):
+		return fmt.Errorf("%v: %w", err, kerr.InvalidConfig)
+	}
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		return err
+	}
+	return fmt.Errorf("%v: %w", err, kerr.KafkaStorageError)
+}

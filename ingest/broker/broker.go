@@ -1,0 +1,317 @@
+// Package broker serves the Kafka wire protocol on top of Strata's
+// partitions, consumer group coordinator and etcd metadata.
+//
+// Each Kafka API key lives in its own file named after the key
+// (00_produce.go, 01_fetch.go, ...), declaring the versions it serves and
+// registering itself; ApiVersions is built from those registrations. Request
+// and response types are franz-go's kmsg.
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/strata-log/strata/ingest/group"
+	"github.com/strata-log/strata/ingest/partition"
+	"github.com/strata-log/strata/ingest/wal"
+	"github.com/strata-log/strata/meta"
+)
+
+// Config configures a Broker. Zero values take the documented defaults.
+type Config struct {
+	NodeID         int32
+	ListenAddr     string // Kafka listener, default 127.0.0.1:9092
+	AdvertisedAddr string // host:port clients are told to use, default the listener's address
+	Rack           string
+	HTTPAddr       string // advertised in the broker registration, for "strata cluster status"
+	DataDir        string // the WAL lives in DataDir/wal
+
+	AutoCreateTopics         bool
+	DefaultPartitions        int32 // num.partitions, default 1
+	DefaultReplicationFactor int16 // default.replication.factor, default 1
+
+	MaxRequestBytes int32         // socket.request.max.bytes, default 100 MiB
+	WALSegmentBytes int64         // default 64 MiB
+	WALNoSync       bool          // skip fsync: never in production
+	SessionTTL      time.Duration // etcd lease of the broker registration, default 10s
+	ProducerIDBlock int64         // producer ids taken from etcd at a time, default 1000
+
+	Group group.Config
+
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+}
+
+func (c *Config) setDefaults() {
+	if c.ListenAddr == "" {
+		c.ListenAddr = "127.0.0.1:9092"
+	}
+	if c.DefaultPartitions == 0 {
+		c.DefaultPartitions = 1
+	}
+	if c.DefaultReplicationFactor == 0 {
+		c.DefaultReplicationFactor = 1
+	}
+	if c.MaxRequestBytes == 0 {
+		c.MaxRequestBytes = 100 << 20
+	}
+	if c.WALSegmentBytes == 0 {
+		c.WALSegmentBytes = 64 << 20
+	}
+	if c.SessionTTL == 0 {
+		c.SessionTTL = 10 * time.Second
+	}
+	if c.ProducerIDBlock == 0 {
+		c.ProducerIDBlock = 1000
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Registerer == nil {
+		c.Registerer = prometheus.NewRegistry()
+	}
+}
+
+// Validate reports the first invalid setting, naming it.
+func (c *Config) Validate() error {
+	switch {
+	case c.NodeID < 0:
+		return fmt.Errorf("broker id %d: must be >= 0", c.NodeID)
+	case c.DataDir == "":
+		return errors.New("data dir: must be set")
+	case c.DefaultPartitions < 1:
+		return fmt.Errorf("default partitions %d: must be >= 1", c.DefaultPartitions)
+	case c.DefaultReplicationFactor != 1:
+		return fmt.Errorf("default replication factor %d: only 1 is supported until quorum replication lands", c.DefaultReplicationFactor)
+	case c.MaxRequestBytes < 1024:
+		return fmt.Errorf("max request bytes %d: must be >= 1024", c.MaxRequestBytes)
+	case c.SessionTTL < time.Second:
+		return fmt.Errorf("session ttl %s: must be >= 1s", c.SessionTTL)
+	}
+	if _, _, err := net.SplitHostPort(c.ListenAddr); err != nil {
+		return fmt.Errorf("kafka address %q: %w", c.ListenAddr, err)
+	}
+	if c.AdvertisedAddr != "" {
+		if _, err := splitHostPort(c.AdvertisedAddr); err != nil {
+			return fmt.Errorf("advertised kafka address %q: %w", c.AdvertisedAddr, err)
+		}
+	}
+	return nil
+}
+
+type hostPort struct {
+	host string
+	port int32
+}
+
+func splitHostPort(addr string) (hostPort, error) {
+	h, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return hostPort{}, err
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port <= 0 || port > 65535 {
+		return hostPort{}, fmt.Errorf("bad port %q", p)
+	}
+	if h == "" {
+		return hostPort{}, errors.New("missing host")
+	}
+	return hostPort{h, int32(port)}, nil
+}
+
+// Broker is one Strata broker.
+type Broker struct {
+	cfg     Config
+	log     *slog.Logger
+	meta    *meta.Store
+	wal     *wal.WAL
+	parts   *partition.Manager
+	groups  *group.Coordinator
+	metrics *metrics
+	pids    producerIDs
+
+	clusterID  string
+	advertised hostPort
+	ln         net.Listener
+	reg        *meta.Registration
+
+	topics atomic.Pointer[topicCache]
+	// topicsMu serialises topic cache rebuilds (the etcd watch and the
+	// admin requests that wait for their own changes).
+	topicsMu sync.Mutex
+
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	ready   atomic.Bool
+	closeMu sync.Once
+}
+
+// New opens the broker's WAL, recovers every partition it holds, registers
+// the broker in etcd and starts listening. Serving starts with Serve.
+func New(ctx context.Context, cfg Config, store *meta.Store) (*Broker, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	b := &Broker{cfg: cfg, log: cfg.Logger.With("broker", cfg.NodeID), meta: store}
+	b.ctx, b.cancel = context.WithCancel(context.Background())
+	b.metrics = newMetrics(cfg.Registerer)
+	b.pids.b = b
+
+	ok := false
+	defer func() {
+		if !ok {
+			b.Close()
+		}
+	}()
+
+	var err error
+	if b.clusterID, err = store.ClusterID(ctx); err != nil {
+		return nil, fmt.Errorf("etcd: %w", err)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	b.wal, err = wal.Open(wal.Options{
+		Dir:         filepath.Join(cfg.DataDir, "wal"),
+		SegmentSize: cfg.WALSegmentBytes,
+		NoSync:      cfg.WALNoSync,
+		Logger:      b.log,
+		Registerer:  cfg.Registerer,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open wal: %w", err)
+	}
+	b.parts = partition.NewManager(b.wal, cfg.NodeID)
+
+	topics, err := store.Topics(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("etcd: list topics: %w", err)
+	}
+	known := map[[16]byte]bool{}
+	for _, t := range topics {
+		known[t.ID] = true
+	}
+	start := time.Now()
+	if err := b.parts.Recover(func(id partition.ID) bool { return known[id.Topic] }); err != nil {
+		return nil, fmt.Errorf("recover wal: %w", err)
+	}
+	b.log.Info("recovered wal", "topics", len(topics), "took", time.Since(start).Round(time.Millisecond))
+
+	gcfg := cfg.Group
+	gcfg.Logger = b.log.With("component", "groups")
+	gcfg.PartitionExists = b.partitionExists
+	b.groups = group.New(gcfg, store)
+
+	b.ln, err = net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return nil, fmt.Errorf("kafka listener: %w", err)
+	}
+	adv := cfg.AdvertisedAddr
+	if adv == "" {
+		adv = b.ln.Addr().String()
+	}
+	if b.advertised, err = splitHostPort(adv); err != nil {
+		return nil, fmt.Errorf("advertised kafka address %q: %w", adv, err)
+	}
+	b.reg, err = store.RegisterBroker(ctx, meta.BrokerInfo{
+		ID: cfg.NodeID, Host: b.advertised.host, Port: b.advertised.port, Rack: cfg.Rack, HTTPAddr: cfg.HTTPAddr,
+	}, cfg.SessionTTL)
+	if err != nil {
+		return nil, fmt.Errorf("register broker %d: %w", cfg.NodeID, err)
+	}
+	if err := b.applyTopics(ctx, topics); err != nil {
+		return nil, err
+	}
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		b.watchTopics()
+	}()
+	ok = true
+	return b, nil
+}
+
+// Addr is the Kafka listener's address.
+func (b *Broker) Addr() net.Addr { return b.ln.Addr() }
+
+// ClusterID is the cluster's id from etcd.
+func (b *Broker) ClusterID() string { return b.clusterID }
+
+// Ready reports whether the broker is serving and holds its registration.
+func (b *Broker) Ready() bool {
+	if !b.ready.Load() {
+		return false
+	}
+	select {
+	case <-b.reg.Lost():
+		return false
+	default:
+		return true
+	}
+}
+
+// WALStats returns the write-ahead log's counters.
+func (b *Broker) WALStats() wal.Stats { return b.wal.Stats() }
+
+// Serve accepts connections until Close. It returns nil after Close.
+func (b *Broker) Serve() error {
+	b.ready.Store(true)
+	for {
+		nc, err := b.ln.Accept()
+		if err != nil {
+			if b.ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			return fmt.Errorf("accept: %w", err)
+		}
+		b.wg.Add(1)
+		go func() {
+			defer b.wg.Done()
+			b.serveConn(nc)
+		}()
+	}
+}
+
+// Close stops serving, waits for connections to finish, and closes the WAL.
+// Every acknowledged record is already durable; Close loses nothing.
+func (b *Broker) Close() error {
+	var err error
+	b.closeMu.Do(func() {
+		b.ready.Store(false)
+		b.cancel()
+		if b.ln != nil {
+			b.ln.Close()
+		}
+		if b.groups != nil {
+			b.groups.Close()
+		}
+		b.wg.Wait()
+		if b.reg != nil {
+			if e := b.reg.Close(); e != nil {
+				b.log.Warn("revoke broker registration", "err", e)
+			}
+		}
+		if b.wal != nil {
+			err = b.wal.Close()
+		}
+	})
+	return err
+}

@@ -1,0 +1,51 @@
+package broker
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	requests      *prometheus.CounterVec
+	requestErrors *prometheus.CounterVec
+	latency       *prometheus.HistogramVec
+	bytesIn       prometheus.Counter
+	bytesOut      prometheus.Counter
+	badRequests   prometheus.Counter
+	connections   prometheus.Gauge
+	producedBytes prometheus.Counter
+	producedRecs  prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "strata_kafka_requests_total", Help: "Kafka requests handled, by API.",
+		}, []string{"api"}),
+		requestErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "strata_kafka_request_failures_total", Help: "Kafka requests whose handler failed and closed the connection, by API.",
+		}, []string{"api"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "strata_kafka_request_duration_seconds",
+			Help:    "Time from decoding a Kafka request to its response being ready, by API.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18),
+		}, []string{"api"}),
+		bytesIn: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "strata_kafka_received_bytes_total", Help: "Bytes of Kafka requests received.",
+		}),
+		bytesOut: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "strata_kafka_sent_bytes_total", Help: "Bytes of Kafka responses sent.",
+		}),
+		badRequests: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "strata_kafka_malformed_requests_total", Help: "Requests that could not be parsed; each closed its connection.",
+		}),
+		connections: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "strata_kafka_connections", Help: "Open client connections.",
+		}),
+		producedBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "strata_produced_bytes_total", Help: "Bytes of record batches appended.",
+		}),
+		producedRecs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "strata_produced_records_total", Help: "Records appended.",
+		}),
+	}
+	reg.MustRegister(m.requests, m.requestErrors, m.latency, m.bytesIn, m.bytesOut, m.badRequests, m.connections, m.producedBytes, m.producedRecs)
+	return m
+}
