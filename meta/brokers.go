@@ -31,7 +31,7 @@ type BrokerInfo struct {
 	HTTPAddr string `json:"httpAddr,omitempty"`
 }
 
-func (s *Store) brokersPrefix() string      { return s.prefix + "/brokers/" }
+func (s *Store) brokersPrefix() string     { return s.prefix + "/brokers/" }
 func (s *Store) brokerKey(id int32) string { return s.brokersPrefix() + strconv.Itoa(int(id)) }
 
 // Registration is a broker's live registration: its key in etcd, attached to

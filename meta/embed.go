@@ -1,12 +1,12 @@
 package meta
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"syscall"
@@ -49,12 +49,15 @@ type Embedded struct {
 	etcd      *embed.Etcd
 	clientURL string
 	peerURL   string
+	lock      *os.File // held while running; see lockDir
 	closeOnce sync.Once
 }
 
 // StartEmbedded starts a single-member etcd server in this process and waits
-// until it is ready to serve clients. Auto-picked ports that turn out to be
-// taken by the time etcd binds them are re-picked a few times.
+// until it is ready to serve clients, for at most cfg.StartTimeout.
+// Auto-picked ports that turn out to be taken by the time etcd binds them are
+// re-picked a few times. A Dir already used by a running embedded etcd (in
+// this or another process) is an error.
 func StartEmbedded(cfg EmbedConfig) (*Embedded, error) {
 	if cfg.Dir == "" {
 		return nil, errors.New("start embedded etcd: no data dir")
@@ -68,24 +71,37 @@ func StartEmbedded(cfg EmbedConfig) (*Embedded, error) {
 	if cfg.StartTimeout <= 0 {
 		cfg.StartTimeout = DefaultEmbedStartTimeout
 	}
+	lock, err := lockDir(cfg.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("start embedded etcd: %w", err)
+	}
 	var lastErr error
 	for range 5 {
 		clientURL, clientPicked, err := resolvePort(cfg.ClientURL)
 		if err != nil {
-			return nil, fmt.Errorf("start embedded etcd: client url: %w", err)
+			lastErr = fmt.Errorf("start embedded etcd: client url: %w", err)
+			break
 		}
 		peerURL, peerPicked, err := resolvePort(cfg.PeerURL)
 		if err != nil {
-			return nil, fmt.Errorf("start embedded etcd: peer url: %w", err)
+			lastErr = fmt.Errorf("start embedded etcd: peer url: %w", err)
+			break
 		}
 		e, err := startEmbedded(cfg, clientURL, peerURL)
 		if err == nil {
+			e.lock = lock
 			return e, nil
 		}
 		lastErr = err
-		if !(clientPicked || peerPicked) || !isAddrInUse(err) {
+		// Retry only if a port we picked was taken in the meantime.
+		if !isAddrInUse(err) ||
+			!(clientPicked && strings.Contains(err.Error(), clientURL.Host) ||
+				peerPicked && strings.Contains(err.Error(), peerURL.Host)) {
 			break
 		}
+	}
+	if lock != nil {
+		lock.Close()
 	}
 	return nil, lastErr
 }
@@ -106,12 +122,36 @@ func startEmbedded(cfg EmbedConfig, clientURL, peerURL *url.URL) (*Embedded, err
 	ec.AutoCompactionRetention = "1h"
 	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(newEtcdLogger(cfg.Logger))
 
-	etcd, err := embed.StartEtcd(ec)
-	if err != nil {
-		return nil, fmt.Errorf("start embedded etcd in %s: %w", cfg.Dir, err)
-	}
+	// StartEtcd itself can block (e.g. on a file lock), so bound it too.
 	timer := time.NewTimer(cfg.StartTimeout)
 	defer timer.Stop()
+	type started struct {
+		etcd *embed.Etcd
+		err  error
+	}
+	startc := make(chan started, 1)
+	abandon := make(chan struct{})
+	go func() {
+		etcd, err := embed.StartEtcd(ec)
+		select {
+		case startc <- started{etcd, err}:
+		case <-abandon:
+			if err == nil {
+				etcd.Close()
+			}
+		}
+	}()
+	var etcd *embed.Etcd
+	select {
+	case st := <-startc:
+		if st.err != nil {
+			return nil, fmt.Errorf("start embedded etcd in %s: %w", cfg.Dir, st.err)
+		}
+		etcd = st.etcd
+	case <-timer.C:
+		close(abandon)
+		return nil, fmt.Errorf("start embedded etcd in %s: not started after %s", cfg.Dir, cfg.StartTimeout)
+	}
 	select {
 	case <-etcd.Server.ReadyNotify():
 	case err := <-etcd.Err():
@@ -119,7 +159,7 @@ func startEmbedded(cfg EmbedConfig, clientURL, peerURL *url.URL) (*Embedded, err
 		return nil, fmt.Errorf("start embedded etcd in %s: %w", cfg.Dir, err)
 	case <-timer.C:
 		etcd.Close()
-		return nil, fmt.Errorf("start embedded etcd in %s: not ready after %s (is another etcd using this data dir?)", cfg.Dir, cfg.StartTimeout)
+		return nil, fmt.Errorf("start embedded etcd in %s: not ready after %s", cfg.Dir, cfg.StartTimeout)
 	}
 	return &Embedded{etcd: etcd, clientURL: clientURL.String(), peerURL: peerURL.String()}, nil
 }
@@ -187,14 +227,11 @@ func NewClient(endpoints []string) (*clientv3.Client, error) {
 // Close stops the server (gracefully: in-flight requests get a short grace
 // period). It is idempotent.
 func (e *Embedded) Close() error {
-	e.closeOnce.Do(func() { e.etcd.Close() })
+	e.closeOnce.Do(func() {
+		e.etcd.Close()
+		if e.lock != nil {
+			e.lock.Close()
+		}
+	})
 	return nil
-}
-
-// Ready waits until the server answers a client request, or ctx is done.
-// StartEmbedded already waits for readiness; this is for callers that want
-// to check a separately created client.
-func Ready(ctx context.Context, cli *clientv3.Client) error {
-	_, err := cli.Get(ctx, "health-probe", clientv3.WithCountOnly())
-	return err
 }

@@ -78,6 +78,9 @@ func (s *Store) PartitionStates(ctx context.Context, topicID [16]byte) (map[int3
 // conflict until ctx is done, so concurrent claims each get a distinct
 // epoch and the last writer wins. It returns the state written.
 func (s *Store) ClaimLeadership(ctx context.Context, topicID [16]byte, partition int32, broker int32, replicas []int32) (PartitionState, error) {
+	if partition < 0 || broker < 0 {
+		return PartitionState{}, fmt.Errorf("claim leadership of %s/%d by broker %d: negative partition or broker id", topicIDHex(topicID), partition, broker)
+	}
 	key := s.partitionKey(topicID, partition)
 	for attempt := 0; ; attempt++ {
 		if err := retryBackoff(ctx, attempt); err != nil {

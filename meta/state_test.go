@@ -53,6 +53,9 @@ func TestClaimLeadership(t *testing.T) {
 	if s, err := st.ClaimLeadership(ctx, meta.NewTopicID(), 0, 1, nil); err != nil || s.Epoch != 0 {
 		t.Fatalf("claim on another topic = %+v, %v", s, err)
 	}
+	if _, err := st.ClaimLeadership(ctx, id, -1, 1, nil); err == nil {
+		t.Fatal("negative partition accepted")
+	}
 	states, err := st.PartitionStates(ctx, id)
 	if err != nil || len(states) != 2 || states[0].Epoch != 2 || states[5].Leader != 9 {
 		t.Fatalf("PartitionStates = %+v, %v", states, err)

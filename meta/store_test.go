@@ -133,6 +133,24 @@ func TestEmbeddedPortInUse(t *testing.T) {
 	}
 }
 
+func TestEmbeddedDirInUse(t *testing.T) {
+	dir := t.TempDir()
+	e, err := meta.StartEmbedded(meta.EmbedConfig{Dir: dir, ClientURL: "http://127.0.0.1:0", UnsafeNoFsync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	start := time.Now()
+	e2, err := meta.StartEmbedded(meta.EmbedConfig{Dir: dir, ClientURL: "http://127.0.0.1:0", StartTimeout: 20 * time.Second})
+	if err == nil {
+		e2.Close()
+		t.Fatal("second server on the same dir started")
+	}
+	if !strings.Contains(err.Error(), "in use") || time.Since(start) > 10*time.Second {
+		t.Fatalf("second server on the same dir: err = %v after %s; want a prompt 'in use' error", err, time.Since(start))
+	}
+}
+
 func TestEmbeddedRestartKeepsData(t *testing.T) {
 	dir := t.TempDir()
 	start := func() (*meta.Embedded, *meta.Store) {

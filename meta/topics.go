@@ -21,8 +21,10 @@ type Topic struct {
 	Name string
 	// ID is random (UUID version 4 layout) and never all zero. It is fixed
 	// at creation; a re-created topic of the same name gets a new ID.
-	ID                [16]byte
-	Partitions        int32
+	ID         [16]byte
+	Partitions int32
+	// ReplicationFactor: CreateTopic stores values <= 0 (Kafka's -1, "broker
+	// default") as 1.
 	ReplicationFactor int16
 	// Configs holds only explicitly set topic configs; see ConfigValue and
 	// ConfigInt64 for effective values.
@@ -85,9 +87,9 @@ func decodeTopic(b []byte) (Topic, error) {
 	return t, nil
 }
 
-func (s *Store) topicsPrefix() string          { return s.prefix + "/topics/" }
-func (s *Store) topicKey(name string) string   { return s.topicsPrefix() + name }
-func topicIDHex(id [16]byte) string            { return hex.EncodeToString(id[:]) }
+func (s *Store) topicsPrefix() string        { return s.prefix + "/topics/" }
+func (s *Store) topicKey(name string) string { return s.topicsPrefix() + name }
+func topicIDHex(id [16]byte) string          { return hex.EncodeToString(id[:]) }
 func (s *Store) partitionsPrefix(id [16]byte) string {
 	return s.prefix + "/partitions/" + topicIDHex(id) + "/"
 }
@@ -113,11 +115,15 @@ func validateTopic(t Topic) error {
 	if t.ID == ([16]byte{}) {
 		return fmt.Errorf("%w: zero topic id", ErrInvalidTopic)
 	}
+	if t.ReplicationFactor < 1 {
+		return fmt.Errorf("%w: replication factor must be at least 1, got %d", ErrInvalidTopic, t.ReplicationFactor)
+	}
 	return ValidateTopicConfigs(t.Configs)
 }
 
 // CreateTopic creates a topic. A zero ID is replaced by a random one, a zero
-// CreatedMs by the current time, and empty Configs by nil; the stored topic
+// CreatedMs by the current time, a ReplicationFactor <= 0 by 1, and empty
+// Configs by nil; the stored topic
 // is returned. It fails with an error wrapping ErrTopicExists if the name is
 // taken, ErrInvalidTopicName, ErrInvalidTopic (partitions < 1),
 // ErrUnknownConfig or ErrInvalidConfig.
@@ -128,6 +134,9 @@ func (s *Store) CreateTopic(ctx context.Context, t Topic) (Topic, error) {
 	}
 	if t.CreatedMs == 0 {
 		t.CreatedMs = time.Now().UnixMilli()
+	}
+	if t.ReplicationFactor <= 0 {
+		t.ReplicationFactor = 1
 	}
 	if len(t.Configs) == 0 {
 		t.Configs = nil
@@ -276,6 +285,10 @@ func (s *Store) UpdateTopic(ctx context.Context, name string, fn func(*Topic) er
 // the offsets of up to 126 groups go in one transaction (guarded by the
 // topic key's ModRevision); offsets of further groups follow in more
 // transactions. A missing topic yields ErrUnknownTopic.
+//
+// Offsets committed for the topic concurrently with its deletion may
+// survive it; group coordinators should check that a topic exists before
+// committing offsets for it.
 func (s *Store) DeleteTopic(ctx context.Context, name string) error {
 	for attempt := 0; ; attempt++ {
 		if err := retryBackoff(ctx, attempt); err != nil {

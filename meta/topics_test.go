@@ -68,6 +68,17 @@ func TestCreateAndGetTopic(t *testing.T) {
 		t.Fatalf("explicit topic = %+v, %v", got, err)
 	}
 
+	// Replication factor <= 0 (Kafka's "broker default") is stored as 1.
+	for i, rf := range []int16{0, -1} {
+		tp, err := st.CreateTopic(ctx, meta.Topic{Name: fmt.Sprintf("rf%d", i), Partitions: 1, ReplicationFactor: rf})
+		if err != nil || tp.ReplicationFactor != 1 {
+			t.Fatalf("CreateTopic with RF %d = %+v, %v", rf, tp, err)
+		}
+		if got, _ := st.Topic(ctx, tp.Name); got.ReplicationFactor != 1 {
+			t.Fatalf("stored RF = %d", got.ReplicationFactor)
+		}
+	}
+
 	for _, name := range []string{"missing", "", "a/b", ".."} {
 		if _, err := st.Topic(ctx, name); !errors.Is(err, meta.ErrUnknownTopic) {
 			t.Errorf("Topic(%q) err = %v, want ErrUnknownTopic", name, err)
@@ -186,6 +197,7 @@ func TestUpdateTopic(t *testing.T) {
 		{"rename", func(tp *meta.Topic) { tp.Name = "u" }, meta.ErrInvalidTopic},
 		{"new id", func(tp *meta.Topic) { tp.ID = meta.NewTopicID() }, meta.ErrInvalidTopic},
 		{"fewer partitions", func(tp *meta.Topic) { tp.Partitions = 4 }, meta.ErrInvalidTopic},
+		{"zero replication factor", func(tp *meta.Topic) { tp.ReplicationFactor = 0 }, meta.ErrInvalidTopic},
 		{"bad config", func(tp *meta.Topic) { tp.Configs["cleanup.policy"] = "forever" }, meta.ErrInvalidConfig},
 		{"unknown config", func(tp *meta.Topic) { tp.Configs["foo"] = "bar" }, meta.ErrUnknownConfig},
 	}

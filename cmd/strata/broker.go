@@ -45,7 +45,9 @@ log of recent data in --data-dir.`,
 			}
 			defer cli.Close()
 			readyCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			err = meta.Ready(readyCtx, cli)
+			// Any read proves etcd answers; without this an unreachable
+			// etcd would only show as a hang further in.
+			_, err = cli.Get(readyCtx, prefix+"/cluster/id")
 			cancel()
 			if err != nil {
 				return fmt.Errorf("--etcd-endpoints %v: etcd unreachable: %w", endpoints, err)

@@ -142,6 +142,10 @@ func kafkaErrString(err error, msg string) string {
 	var ke *kerr.Error
 	if errors.As(err, &ke) {
 		s = ke.Message + ": " + ke.Description
+		// Some brokers repeat the code or its description in the message.
+		if strings.Contains(msg, ke.Message) || strings.Contains(msg, ke.Description) {
+			msg = ""
+		}
 	} else {
 		s = err.Error()
 	}

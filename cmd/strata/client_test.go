@@ -104,6 +104,10 @@ func TestKafkaErrString(t *testing.T) {
 	if got := kafkaErrString(wrapped, "topic exists"); !strings.HasPrefix(got, "TOPIC_ALREADY_EXISTS: ") || !strings.HasSuffix(got, " (topic exists)") {
 		t.Errorf("got %q", got)
 	}
+	// A broker message that repeats the code or description adds nothing.
+	if got := kafkaErrString(kerr.TopicAlreadyExists, `topic "t": TOPIC_ALREADY_EXISTS: Topic with this name already exists.`); got != "TOPIC_ALREADY_EXISTS: Topic with this name already exists." {
+		t.Errorf("repeated message: %q", got)
+	}
 	if got := kafkaErrString(errors.New("boom"), ""); got != "boom" {
 		t.Errorf("got %q", got)
 	}

@@ -11,15 +11,15 @@ import (
 
 func TestParseFromTime(t *testing.T) {
 	for in, want := range map[string]int64{
-		"1714564800000":                 1714564800000,
-		"0":                             0,
-		"2024-05-01T12:00:00Z":          1714564800000,
-		"2024-05-01T14:00:00+02:00":     1714564800000,
-		"2024-05-01T12:00:00.123Z":      1714564800123,
+		"1714564800000":                  1714564800000,
+		"0":                              0,
+		"2024-05-01T12:00:00Z":           1714564800000,
+		"2024-05-01T14:00:00+02:00":      1714564800000,
+		"2024-05-01T12:00:00.123Z":       1714564800123,
 		"2024-05-01T12:00:00.123456789Z": 1714564800123,
-		"2024-05-01T12:00:00":           1714564800000, // no zone: UTC
-		"2024-05-01":                    1714521600000,
-		" 1714564800000 ":               1714564800000,
+		"2024-05-01T12:00:00":            1714564800000, // no zone: UTC
+		"2024-05-01":                     1714521600000,
+		" 1714564800000 ":                1714564800000,
 	} {
 		got, err := parseFromTime(in)
 		if err != nil || got != want {
@@ -110,11 +110,11 @@ func TestFormatJSON(t *testing.T) {
 func TestFormatTemplate(t *testing.T) {
 	r := testRecord()
 	for format, want := range map[string]string{
-		"%p@%o %k=%s":                          "2@41 user-1={\"n\":1}\n",
-		`%t\t%T\t%K\t%S\t%h 100%%\n`:           "orders\t1714564800123\t6\t7\tsource=cli,trace=abc 100%\n",
-		`[%s]\n\n`:                             "[{\"n\":1}]\n\n",
-		`%s\\n`:                                "{\"n\":1}\\n\n",
-		`%s\x`:                                 "{\"n\":1}\\x\n",
+		"%p@%o %k=%s":                "2@41 user-1={\"n\":1}\n",
+		`%t\t%T\t%K\t%S\t%h 100%%\n`: "orders\t1714564800123\t6\t7\tsource=cli,trace=abc 100%\n",
+		`[%s]\n\n`:                   "[{\"n\":1}]\n\n",
+		`%s\\n`:                      "{\"n\":1}\\n\n",
+		`%s\x`:                       "{\"n\":1}\\x\n",
 	} {
 		f := mustFormatter(t, format, false, false, false, "")
 		if got := string(f.format(nil, r)); got != want {

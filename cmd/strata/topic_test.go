@@ -91,14 +91,14 @@ func TestWriteTopicList(t *testing.T) {
 			0: {Partition: 0, Replicas: []int32{1, 2, 3}},
 			1: {Partition: 1, Replicas: []int32{2, 3, 1}},
 		}},
-		"a": {Topic: "a", Partitions: kadm.PartitionDetails{0: {Partition: 0, Replicas: []int32{1}}}},
+		"a":      {Topic: "a", Partitions: kadm.PartitionDetails{0: {Partition: 0, Replicas: []int32{1}}}},
 		"broken": {Topic: "broken", Err: kerr.UnknownTopicOrPartition},
 	}
 	var buf bytes.Buffer
 	writeTopicList(&buf, details)
 	want := `NAME    PARTITIONS  REPLICATION-FACTOR
 a       1           1
-broken  -           -                   (UNKNOWN_TOPIC_OR_PARTITION: This server does not host this topic-partition.)
+broken  -           -  (UNKNOWN_TOPIC_OR_PARTITION: This server does not host this topic-partition.)
 orders  2           3
 `
 	if buf.String() != want {
@@ -130,7 +130,7 @@ Replication factor: 2
 
 PARTITION  LEADER  EPOCH  REPLICAS  ISR  LOG-START  HIGH-WATERMARK
 0          1       7      1,2       1,2  10         42
-1          none    3      2,1       2    0          ?               (LEADER_NOT_AVAILABLE: There is no leader for this topic-partition as we are in the middle of a leadership election.)
+1          none    3      2,1       2    0          ?  (LEADER_NOT_AVAILABLE: There is no leader for this topic-partition as we are in the middle of a leadership election.)
 
 CONFIG          VALUE        SOURCE
 cleanup.policy  delete       default

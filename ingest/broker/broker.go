@@ -83,8 +83,10 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// Validate reports the first invalid setting, naming it.
-func (c *Config) Validate() error {
+// Validate reports the first invalid setting, naming it. Zero values
+// stand for their defaults.
+func (c Config) Validate() error {
+	c.setDefaults()
 	switch {
 	case c.NodeID < 0:
 		return fmt.Errorf("broker id %d: must be >= 0", c.NodeID)

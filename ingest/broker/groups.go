@@ -1,6 +1,9 @@
 package broker
 
 import (
+	"context"
+	"net"
+
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/strata-log/strata/ingest/group"
@@ -14,34 +17,38 @@ func init() {
 			return fn(b.groups, r)
 		}})
 	}
+	ctx := func(r *request) context.Context {
+		host, _, _ := net.SplitHostPort(r.conn.nc.RemoteAddr().String())
+		return group.WithClientInfo(r.conn.ctx, r.client, "/"+host)
+	}
 	route(8, group.OffsetCommitMaxVersion, func(c *group.Coordinator, r *request) kmsg.Response {
-		return c.OffsetCommit(r.conn.ctx, r.kreq.(*kmsg.OffsetCommitRequest))
+		return c.OffsetCommit(ctx(r), r.kreq.(*kmsg.OffsetCommitRequest))
 	})
 	route(9, group.OffsetFetchMaxVersion, func(c *group.Coordinator, r *request) kmsg.Response {
-		return c.OffsetFetch(r.conn.ctx, r.kreq.(*kmsg.OffsetFetchRequest))
+		return c.OffsetFetch(ctx(r), r.kreq.(*kmsg.OffsetFetchRequest))
 	})
 	route(11, group.JoinGroupMaxVersion, func(c *group.Coordinator, r *request) kmsg.Response {
-		return c.JoinGroup(r.conn.ctx, r.kreq.(*kmsg.JoinGroupRequest))
+		return c.JoinGroup(ctx(r), r.kreq.(*kmsg.JoinGroupRequest))
 	})
 	route(12, group.HeartbeatMaxVersion, func(c *group.Coordinator, r *request) kmsg.Response {
-		return c.Heartbeat(r.conn.ctx, r.kreq.(*kmsg.HeartbeatRequest))
+		return c.Heartbeat(ctx(r), r.kreq.(*kmsg.HeartbeatRequest))
 	})
 	route(13, group.LeaveGroupMaxVersion, func(c *group.Coordinator, r *request) kmsg.Response {
-		return c.LeaveGroup(r.conn.ctx, r.kreq.(*kmsg.LeaveGroupRequest))
+		return c.LeaveGroup(ctx(r), r.kreq.(*kmsg.LeaveGroupRequest))
 	})
 	route(14, group.SyncGroupMaxVersion, func(c *group.Coordinator, r *request) kmsg.Response {
-		return c.SyncGroup(r.conn.ctx, r.kreq.(*kmsg.SyncGroupRequest))
+		return c.SyncGroup(ctx(r), r.kreq.(*kmsg.SyncGroupRequest))
 	})
 	route(15, group.DescribeGroupsMaxVersion, func(c *group.Coordinator, r *request) kmsg.Response {
-		return c.DescribeGroups(r.conn.ctx, r.kreq.(*kmsg.DescribeGroupsRequest))
+		return c.DescribeGroups(ctx(r), r.kreq.(*kmsg.DescribeGroupsRequest))
 	})
 	route(16, group.ListGroupsMaxVersion, func(c *group.Coordinator, r *request) kmsg.Response {
-		return c.ListGroups(r.conn.ctx, r.kreq.(*kmsg.ListGroupsRequest))
+		return c.ListGroups(ctx(r), r.kreq.(*kmsg.ListGroupsRequest))
 	})
 	route(42, group.DeleteGroupsMaxVersion, func(c *group.Coordinator, r *request) kmsg.Response {
-		return c.DeleteGroups(r.conn.ctx, r.kreq.(*kmsg.DeleteGroupsRequest))
+		return c.DeleteGroups(ctx(r), r.kreq.(*kmsg.DeleteGroupsRequest))
 	})
 	route(47, group.OffsetDeleteMaxVersion, func(c *group.Coordinator, r *request) kmsg.Response {
-		return c.OffsetDelete(r.conn.ctx, r.kreq.(*kmsg.OffsetDeleteRequest))
+		return c.OffsetDelete(ctx(r), r.kreq.(*kmsg.OffsetDeleteRequest))
 	})
 }

@@ -131,6 +131,11 @@ func (g *group) join(p *joinParams, resp *kmsg.JoinGroupResponse) *joinWaiter {
 		return nil
 	}
 	if !g.supportsProtocols(p.protocolType, p.protocols) {
+		if pm := g.pending[p.memberID]; pm != nil {
+			// It cannot join: do not let it hold up rebalances.
+			g.removePending(pm)
+			g.maybeCompleteJoin()
+		}
 		return fail(kerr.InconsistentGroupProtocol)
 	}
 

@@ -110,8 +110,12 @@ func TestThreeMembers(t *testing.T) {
 	}
 	var leader string
 	nleaders := 0
+	resps := make([]*kmsg.JoinGroupResponse, len(ms))
+	for i := range ms {
+		resps[i] = recvJoin(t, chs[i])
+	}
 	for i, m := range ms {
-		r := recvJoin(t, chs[i])
+		r := resps[i]
 		wantCode(t, "join", r.ErrorCode, nil)
 		if r.Generation != 1 {
 			t.Fatalf("generation %d", r.Generation)

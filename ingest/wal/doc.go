@@ -17,7 +17,7 @@
 //
 // # On-disk format (version 1)
 //
-// The same description, with examples, is in docs/format/wal-frames.md.
+// The same description, with examples, is in docs/format/wal.md.
 // All integers are big-endian.
 //
 // The log is a sequence of segment files in Options.Dir, named by their

@@ -21,7 +21,7 @@ func FuzzOpen(f *testing.F) {
 	f.Add(valid, uint8(0))
 	f.Add(frames, uint8(1))
 	f.Add(frames, uint8(3))
-	f.Add(frames[:len(frames)-5], uint8(1))                 // torn
+	f.Add(frames[:len(frames)-5], uint8(1))                     // torn
 	f.Add(append(bytes.Clone(frames), 0, 0, 0, 0, 0), uint8(1)) // zero tail
 	f.Add(append(bytes.Clone(frames), 0xff, 1, 2), uint8(1))
 	flipped := bytes.Clone(frames)

@@ -36,15 +36,16 @@ type WAL struct {
 	m    *metrics
 
 	// Append side, guarded by mu.
-	mu        sync.Mutex
-	flushCond sync.Cond // flusher waits here for work or Close
-	spaceCond sync.Cond // appenders wait here for room in the pending batch
-	pending   *batch
-	spare     *batch // the other batch, nil while the flusher owns it
-	nextSeg   uint64 // segment of the next entry
-	nextOff   int64  // offset of the next entry
-	closed    bool
-	err       error // sticky failure; set once
+	mu         sync.Mutex
+	flushCond  sync.Cond // flusher waits here for work or Close
+	spaceCond  sync.Cond // appenders wait here for room in the pending batch
+	pending    *batch
+	spare      *batch // the other batch, nil while the flusher owns it
+	nextSeg    uint64 // segment of the next entry
+	nextOff    int64  // offset of the next entry
+	maxPending int64  // maxPendingBytes; a field so tests can lower it
+	closed     bool
+	err        error // sticky failure; set once
 
 	// durable is the end of the durable log: every entry with
 	// (Segment, End()) <= (durable.Segment, durable.Offset) is durable.
@@ -95,7 +96,7 @@ type waiter struct {
 }
 
 func (b *batch) reset() {
-	if cap(b.buf) > maxPendingBytes {
+	if cap(b.buf) > 2*maxPendingBytes {
 		b.buf = nil // don't keep a huge buffer after a huge entry
 	}
 	b.buf = b.buf[:0]
@@ -118,6 +119,7 @@ func Open(opts Options) (*WAL, error) {
 		log:         opts.Logger.With("component", "wal", "dir", opts.Dir),
 		m:           newMetrics(),
 		pending:     &batch{},
+		maxPending:  maxPendingBytes,
 		spare:       &batch{},
 		flusherDone: make(chan struct{}),
 	}
@@ -188,7 +190,7 @@ func (w *WAL) Append(data []byte, done func(Position, error)) (Position, error) 
 			return Position{}, err
 		}
 		pendingBytes := int64(len(w.pending.buf))
-		if pendingBytes == 0 || pendingBytes+frame <= maxPendingBytes {
+		if pendingBytes == 0 || pendingBytes+frame <= w.maxPending {
 			break
 		}
 		w.spaceCond.Wait()

@@ -317,8 +317,8 @@ func TestAppendErrors(t *testing.T) {
 }
 
 func TestMaxEntrySizeRoundTrip(t *testing.T) {
-	if testing.Short() {
-		t.Skip("64 MiB entry")
+	if testing.Short() || raceEnabled {
+		t.Skip("64 MiB entry: slow in -short and -race runs")
 	}
 	opts := memOpts(t, NewMemFS())
 	opts.SegmentSize = 1 << 20
@@ -347,15 +347,19 @@ func TestMaxEntrySizeRoundTrip(t *testing.T) {
 func TestBackpressure(t *testing.T) {
 	efs := NewErrorFS(nil)
 	w := mustOpen(t, memOpts(t, efs))
+	const limit, size, total = 64 << 10, 4 << 10, 40
+	w.mu.Lock()
+	w.maxPending = limit
+	w.mu.Unlock()
 	release, entered := make(chan struct{}), make(chan struct{}, 1)
 	efs.SetInjector(blockingSync(release, entered))
 	var accepted atomic.Int32
 	var dones sync.WaitGroup
 	finished := make(chan struct{})
-	payload := make([]byte, 1<<20)
+	payload := make([]byte, size)
 	go func() {
 		defer close(finished)
-		for range 40 {
+		for range total {
 			dones.Add(1)
 			if _, err := w.Append(payload, func(_ Position, err error) {
 				if err != nil {
@@ -370,15 +374,30 @@ func TestBackpressure(t *testing.T) {
 		}
 	}()
 	<-entered
-	time.Sleep(50 * time.Millisecond)
-	// One entry is being synced; at most 16 MiB more may wait.
-	if n := accepted.Load(); n > 1+maxPendingBytes/(1<<20) {
-		t.Fatalf("%d MiB accepted while fsync is stuck: no back-pressure", n)
+	// One batch is being synced; the appender fills the next one up to the
+	// limit and then blocks.
+	frame := size + FrameHeaderSize
+	pendingBytes := func() int {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return len(w.pending.buf)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for pendingBytes() <= limit-frame {
+		if time.Now().After(deadline) {
+			t.Fatalf("pending batch never filled: %d bytes", pendingBytes())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	n1 := accepted.Load()
+	time.Sleep(20 * time.Millisecond)
+	if n2, p := accepted.Load(), pendingBytes(); n1 != n2 || n2 >= total || p > limit {
+		t.Fatalf("appender not blocked while fsync is stuck: %d then %d entries accepted, %d bytes pending", n1, n2, p)
 	}
 	close(release)
 	<-finished
 	dones.Wait()
-	if n := accepted.Load(); n != 40 {
+	if n := accepted.Load(); n != total {
 		t.Fatalf("accepted %d", n)
 	}
 	mustClose(t, w)
@@ -476,7 +495,7 @@ func TestRemoveWhileReading(t *testing.T) {
 	opts.SegmentSize = 512
 	w := mustOpen(t, opts)
 	defer mustClose(t, w)
-	recs := appendN(t, w, 0, 300)
+	recs := appendN(t, w, 0, 150)
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	for range 2 {
