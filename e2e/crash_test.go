@@ -76,6 +76,9 @@ func TestCrashKeepsAcknowledged(t *testing.T) {
 	log := newAckLog()
 	var committed kadm.Offsets
 	for cycle := 1; cycle <= cycles; cycle++ {
+		log.mu.Lock()
+		ackedBefore, sentBefore := len(log.acked), len(log.sent)
+		log.mu.Unlock()
 		// A producer on its own client, so that closing it after the kill
 		// does not disturb the clients of the checks.
 		prod, err := kgo.NewClient(
@@ -142,7 +145,8 @@ func TestCrashKeepsAcknowledged(t *testing.T) {
 		case <-time.After(20 * time.Second):
 			t.Fatalf("cycle %d: produce promises still pending 20s after closing the client", cycle)
 		}
-		t.Logf("cycle %d: killed %s with %d records acknowledged of %d sent", cycle, srv.Name(), ackedBeforeKill, sentBeforeKill)
+		t.Logf("cycle %d: killed %s after %d records of this cycle were acknowledged (of %d sent)",
+			cycle, srv.Name(), ackedBeforeKill-ackedBefore, sentBeforeKill-sentBefore)
 
 		srv, err = TryStartDev(t, dir)
 		if err != nil {
