@@ -44,6 +44,8 @@ func TestStartErrors(t *testing.T) {
 		within: 5 * time.Second,
 		want:   []string{"--log-level", "bogus"},
 	}, {
+		// The root command promises errors that name "the flag and where the
+		// value came from" (cmd/strata/config.go).
 		name:   "dev-bad-log-level-env",
 		args:   func(t *testing.T) []string { return devArgs(t) },
 		env:    []string{"STRATA_LOG_LEVEL=bogus"},

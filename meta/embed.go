@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -51,6 +52,7 @@ type Embedded struct {
 	peerURL   string
 	lock      *os.File // held while running; see lockDir
 	closeOnce sync.Once
+	closing   *atomic.Bool // silences etcd's shutdown noise
 }
 
 // StartEmbedded starts a single-member etcd server in this process and waits
@@ -120,7 +122,8 @@ func startEmbedded(cfg EmbedConfig, clientURL, peerURL *url.URL) (*Embedded, err
 	// Keep an hour of history so watchers can resume; compact the rest.
 	ec.AutoCompactionMode = embed.CompactorModePeriodic
 	ec.AutoCompactionRetention = "1h"
-	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(newEtcdLogger(cfg.Logger))
+	closing := new(atomic.Bool)
+	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(newEtcdLogger(cfg.Logger, closing))
 
 	// StartEtcd itself can block (e.g. on a file lock), so bound it too.
 	timer := time.NewTimer(cfg.StartTimeout)
@@ -161,7 +164,7 @@ func startEmbedded(cfg EmbedConfig, clientURL, peerURL *url.URL) (*Embedded, err
 		etcd.Close()
 		return nil, fmt.Errorf("start embedded etcd in %s: not ready after %s", cfg.Dir, cfg.StartTimeout)
 	}
-	return &Embedded{etcd: etcd, clientURL: clientURL.String(), peerURL: peerURL.String()}, nil
+	return &Embedded{etcd: etcd, clientURL: clientURL.String(), peerURL: peerURL.String(), closing: closing}, nil
 }
 
 // resolvePort returns u parsed, with port 0 (or no port) replaced by a port
@@ -228,6 +231,7 @@ func NewClient(endpoints []string) (*clientv3.Client, error) {
 // period). It is idempotent.
 func (e *Embedded) Close() error {
 	e.closeOnce.Do(func() {
+		e.closing.Store(true)
 		e.etcd.Close()
 		if e.lock != nil {
 			e.lock.Close()

@@ -4,32 +4,36 @@ import (
 	"context"
 	"log/slog"
 	"slices"
+	"sync/atomic"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
 
 // newEtcdLogger returns the zap logger given to embedded etcd: records at
-// error level and above go to lg; nil lg discards everything.
-func newEtcdLogger(lg *slog.Logger) *zap.Logger {
+// error level and above go to lg until quiet is set (etcd reports its own
+// listeners closing as errors when it shuts down); nil lg discards
+// everything.
+func newEtcdLogger(lg *slog.Logger, quiet *atomic.Bool) *zap.Logger {
 	if lg == nil {
 		return zap.NewNop()
 	}
-	return zap.New(&slogCore{h: lg.Handler(), min: zapcore.ErrorLevel})
+	return zap.New(&slogCore{h: lg.Handler(), min: zapcore.ErrorLevel, quiet: quiet})
 }
 
 // slogCore is a zapcore.Core writing to a slog.Handler.
 type slogCore struct {
-	h   slog.Handler
-	min zapcore.Level
+	h     slog.Handler
+	min   zapcore.Level
+	quiet *atomic.Bool
 }
 
 func (c *slogCore) Enabled(l zapcore.Level) bool {
-	return l >= c.min && c.h.Enabled(context.Background(), slogLevel(l))
+	return l >= c.min && !c.quiet.Load() && c.h.Enabled(context.Background(), slogLevel(l))
 }
 
 func (c *slogCore) With(fields []zapcore.Field) zapcore.Core {
-	return &slogCore{h: c.h.WithAttrs(fieldAttrs(fields)), min: c.min}
+	return &slogCore{h: c.h.WithAttrs(fieldAttrs(fields)), min: c.min, quiet: c.quiet}
 }
 
 func (c *slogCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"go.uber.org/zap"
@@ -11,7 +12,7 @@ import (
 
 func TestEtcdLoggerForwardsErrorsOnly(t *testing.T) {
 	var buf bytes.Buffer
-	lg := newEtcdLogger(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	lg := newEtcdLogger(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})), new(atomic.Bool))
 	lg.Named("raft").With(zap.String("member", "m1")).Warn("noisy warning", zap.Int("n", 1))
 	lg.Info("chatter")
 	lg.Named("raft").With(zap.String("member", "m1")).Error("disk failed", zap.Int("n", 2), zap.Error(bytes.ErrTooLarge))
@@ -25,5 +26,5 @@ func TestEtcdLoggerForwardsErrorsOnly(t *testing.T) {
 		}
 	}
 	// nil logger: discard, and must not panic.
-	newEtcdLogger(nil).Error("dropped")
+	newEtcdLogger(nil, nil).Error("dropped")
 }
