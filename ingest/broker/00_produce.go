@@ -13,12 +13,13 @@ import (
 	"github.com/strata-log/strata/meta"
 )
 
-func init() { register(&api{key: 0, min: 3, max: 12, handle: handleProduce}) }
+func init() { register(&api{key: 0, min: 3, max: 12, start: startProduce}) }
 
-// handleProduce appends each partition's batch and, unless acks=0, answers
-// once every append is acknowledged (durable on a quorum) or the request's
-// timeout passes.
-func handleProduce(b *Broker, r *request) kmsg.Response {
+// startProduce appends each partition's batch, in request order on the
+// connection, and returns the wait for acknowledgement: unless acks=0, the
+// response is sent once every append is durable on a quorum or the
+// request's timeout passes.
+func startProduce(b *Broker, r *request) func() kmsg.Response {
 	req := r.kreq.(*kmsg.ProduceRequest)
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	if req.TransactionID != nil {
@@ -35,7 +36,7 @@ func handleProduce(b *Broker, r *request) kmsg.Response {
 			}
 			resp.Topics = append(resp.Topics, st)
 		}
-		return resp
+		return func() kmsg.Response { return resp }
 	}
 	type waiting struct {
 		sp *kmsg.ProduceResponseTopicPartition
@@ -70,24 +71,35 @@ func handleProduce(b *Broker, r *request) kmsg.Response {
 		resp.Topics = append(resp.Topics, st)
 	}
 	if req.Acks == 0 {
-		return nil
+		return func() kmsg.Response { return nil }
 	}
-	timeout := time.NewTimer(time.Duration(max(req.TimeoutMillis, 0)) * time.Millisecond)
-	defer timeout.Stop()
-	for _, w := range waits {
-		select {
-		case <-w.p.Done():
-			if err := w.p.Err(); err != nil {
-				w.sp.ErrorCode = errCode(err)
+	return func() kmsg.Response {
+		timeout := time.NewTimer(time.Duration(max(req.TimeoutMillis, 0)) * time.Millisecond)
+		defer timeout.Stop()
+		expired := false
+		for _, w := range waits {
+			if !expired {
+				select {
+				case <-w.p.Done():
+				case <-timeout.C:
+					expired = true
+				case <-r.conn.ctx.Done():
+					return nil
+				}
+			}
+			select {
+			case <-w.p.Done():
+				if err := w.p.Err(); err != nil {
+					w.sp.ErrorCode = errCode(err)
+					w.sp.BaseOffset = -1
+				}
+			default:
+				w.sp.ErrorCode = kerr.RequestTimedOut.Code
 				w.sp.BaseOffset = -1
 			}
-		case <-timeout.C:
-			w.sp.ErrorCode = kerr.RequestTimedOut.Code
-		case <-r.conn.ctx.Done():
-			return nil
 		}
+		return resp
 	}
-	return resp
 }
 
 // produce validates one partition's records and appends them.

@@ -19,6 +19,10 @@ type api struct {
 	// are implemented).
 	hidden bool
 	handle func(b *Broker, r *request) kmsg.Response
+	// start, when set instead of handle, does the in-order part of a
+	// request and returns the rest, which runs concurrently with the
+	// connection's next requests (see conn.handle).
+	start func(b *Broker, r *request) (finish func() kmsg.Response)
 }
 
 var apis = map[int16]*api{}

@@ -31,10 +31,8 @@ type request struct {
 }
 
 // conn serves one client connection. A reader goroutine decodes requests
-// and starts a handler goroutine for each; responses are written by a
-// writer goroutine in request order, as Kafka clients require, while
-// handlers run concurrently (a long-polling fetch does not block a
-// heartbeat on the same connection).
+// and runs them in order (see handle); a writer goroutine writes the
+// responses in request order, as Kafka clients require.
 type conn struct {
 	b      *Broker
 	nc     net.Conn
@@ -103,7 +101,7 @@ func (c *conn) readLoop() error {
 		case <-c.ctx.Done():
 			return c.ctx.Err()
 		}
-		go c.handle(req, slot)
+		c.handle(req, slot)
 	}
 }
 
@@ -185,34 +183,69 @@ func skipTags(b []byte) (int, error) {
 }
 
 // handle runs one request and hands its encoded response (nil for none)
-// to the writer.
+// to the writer. Handlers run on the reader goroutine, so a connection's
+// requests are processed in the order they were sent, as Kafka guarantees
+// (an idempotent producer's pipelined batches must be appended in order).
+// An API with a deferred part (a produce waiting for durability) finishes
+// on its own goroutine, so the next request can start meanwhile; the
+// writer still sends responses in request order.
 func (c *conn) handle(req *request, slot chan<- []byte) {
 	start := time.Now()
-	name := kmsg.NameForKey(req.key)
-	var resp kmsg.Response
+	var later func() kmsg.Response
+	resp, ok := c.safely(req, func() kmsg.Response {
+		name := kmsg.NameForKey(req.key)
+		switch {
+		case req.kreq == nil:
+			return unsupportedAPIVersions()
+		case req.unsupported:
+			c.log.Info("unsupported request version", "api", name, "version", req.version, "client", req.client)
+			return errorResponse(req, kerr.UnsupportedVersion, fmt.Sprintf("%s v%d is not supported", name, req.version))
+		}
+		a := lookupAPI(req.key)
+		if a.start != nil {
+			later = a.start(c.b, req)
+			return nil
+		}
+		return a.handle(c.b, req)
+	})
+	switch {
+	case !ok:
+		slot <- nil
+	case later == nil:
+		c.respond(req, start, resp, slot)
+	default:
+		go func() {
+			resp, ok := c.safely(req, later)
+			if !ok {
+				slot <- nil
+				return
+			}
+			c.respond(req, start, resp, slot)
+		}()
+	}
+}
+
+// safely runs fn; a panic is logged and closes the connection rather than
+// the broker.
+func (c *conn) safely(req *request, fn func() kmsg.Response) (resp kmsg.Response, ok bool) {
 	defer func() {
 		if r := recover(); r != nil {
+			name := kmsg.NameForKey(req.key)
 			c.log.Error("handler panic; closing connection", "api", name, "version", req.version, "panic", r, "stack", string(debug.Stack()))
 			c.b.metrics.requestErrors.WithLabelValues(name).Inc()
 			c.cancel()
 			c.nc.Close()
-			slot <- nil
-			return
+			ok = false
 		}
-		c.b.metrics.requests.WithLabelValues(name).Inc()
-		c.b.metrics.latency.WithLabelValues(name).Observe(time.Since(start).Seconds())
-		slot <- c.encode(req, resp)
 	}()
-	if req.kreq == nil {
-		resp = unsupportedAPIVersions()
-		return
-	}
-	if req.unsupported {
-		c.log.Info("unsupported request version", "api", name, "version", req.version, "client", req.client)
-		resp = errorResponse(req, kerr.UnsupportedVersion, fmt.Sprintf("%s v%d is not supported", name, req.version))
-		return
-	}
-	resp = lookupAPI(req.key).handle(c.b, req)
+	return fn(), true
+}
+
+func (c *conn) respond(req *request, start time.Time, resp kmsg.Response, slot chan<- []byte) {
+	name := kmsg.NameForKey(req.key)
+	c.b.metrics.requests.WithLabelValues(name).Inc()
+	c.b.metrics.latency.WithLabelValues(name).Observe(time.Since(start).Seconds())
+	slot <- c.encode(req, resp)
 }
 
 func (c *conn) encode(req *request, resp kmsg.Response) []byte {
