@@ -58,8 +58,15 @@ func handleDeleteTopics(b *Broker, r *request) kmsg.Response {
 		}
 		del(t.Name, id)
 	}
-	if err := b.refreshTopics(ctx); err != nil {
-		b.log.Warn("refresh topics after delete", "err", err)
+	if err := b.awaitTopics(ctx, func(c *topicCache) bool {
+		for _, st := range resp.Topics {
+			if st.ErrorCode == 0 && c.byID[st.TopicID] != nil {
+				return false
+			}
+		}
+		return true
+	}); err != nil {
+		b.log.Warn("deleted topics not yet gone", "err", err)
 	}
 	return resp
 }

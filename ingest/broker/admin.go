@@ -57,8 +57,8 @@ func (b *Broker) createTopic(ctx context.Context, name string, partitions int32,
 	if err != nil {
 		return meta.Topic{}, fmt.Errorf("topic %q: %v: %w", name, err, kerr.KafkaStorageError)
 	}
-	if err := b.refreshTopics(ctx); err != nil {
-		b.log.Warn("refresh topics after create", "topic", name, "err", err)
+	if err := b.awaitTopics(ctx, func(c *topicCache) bool { return c.byID[t.ID] != nil }); err != nil {
+		b.log.Warn("created topic not yet visible", "topic", name, "err", err)
 	}
 	b.log.Info("created topic", "topic", name, "partitions", partitions)
 	return t, nil

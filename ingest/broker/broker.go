@@ -149,9 +149,10 @@ type Broker struct {
 	reg        *meta.Registration
 
 	topics atomic.Pointer[topicCache]
-	// topicsMu serialises topic cache rebuilds (the etcd watch and the
-	// admin requests that wait for their own changes).
-	topicsMu sync.Mutex
+	// topicsMu guards topicsChanged, closed and replaced whenever the
+	// cache is rebuilt.
+	topicsMu      sync.Mutex
+	topicsChanged chan struct{}
 
 	ctx     context.Context
 	cancel  context.CancelFunc

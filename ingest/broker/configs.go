@@ -63,11 +63,15 @@ func (b *Broker) alterTopicConfigs(ctx context.Context, name string, validateOnl
 		}
 		return apply(&t)
 	}
-	if _, err := b.meta.UpdateTopic(ctx, name, apply); err != nil {
+	t, err := b.meta.UpdateTopic(ctx, name, apply)
+	if err != nil {
 		return metaErr(err)
 	}
 	b.log.Info("altered topic configs", "topic", name)
-	return b.refreshTopics(ctx)
+	return b.awaitTopics(ctx, func(c *topicCache) bool {
+		ct := c.byID[t.ID]
+		return ct == nil || maps.Equal(ct.Configs, t.Configs)
+	})
 }
 
 func init() { register(&api{key: 32, min: 0, max: 4, handle: handleDescribeConfigs}) }
@@ -231,7 +235,7 @@ func (b *Broker) createPartitions(ctx context.Context, name string, count int32,
 	if err := b.assignPartitions(ctx, grown, t.Partitions, brokers); err != nil {
 		return err
 	}
-	_, err = b.meta.UpdateTopic(ctx, name, func(mt *meta.Topic) error {
+	updated, err := b.meta.UpdateTopic(ctx, name, func(mt *meta.Topic) error {
 		if mt.ID != t.ID {
 			return fmt.Errorf("topic %q was re-created: %w", name, kerr.UnknownTopicOrPartition)
 		}
@@ -245,5 +249,8 @@ func (b *Broker) createPartitions(ctx context.Context, name string, count int32,
 		return metaErr(err)
 	}
 	b.log.Info("added partitions", "topic", name, "partitions", count)
-	return b.refreshTopics(ctx)
+	return b.awaitTopics(ctx, func(c *topicCache) bool {
+		ct := c.byID[updated.ID]
+		return ct == nil || ct.Partitions >= count
+	})
 }

@@ -78,14 +78,24 @@ func (b *Broker) watchTopics() {
 	}
 }
 
-// refreshTopics re-reads the topics from etcd; admin requests call it so
-// that their own change is visible when they answer.
-func (b *Broker) refreshTopics(ctx context.Context) error {
-	topics, err := b.meta.Topics(ctx)
-	if err != nil {
-		return err
+// awaitTopics waits until the topic cache satisfies done: admin requests
+// call it so that their own change is visible when they answer. Only the
+// etcd watch (and the start, before it) writes the cache, in revision
+// order, so a snapshot never replaces a newer one.
+func (b *Broker) awaitTopics(ctx context.Context, done func(c *topicCache) bool) error {
+	for {
+		b.topicsMu.Lock()
+		c, changed := b.topics.Load(), b.topicsChanged
+		b.topicsMu.Unlock()
+		if c != nil && done(c) {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the topic change to reach this broker: %w", ctx.Err())
+		}
 	}
-	return b.applyTopics(ctx, topics)
 }
 
 // applyTopics rebuilds the topic cache from the full topic list: it loads
@@ -127,6 +137,10 @@ func (b *Broker) applyTopics(ctx context.Context, topics []meta.Topic) error {
 		}
 	}
 	b.topics.Store(next)
+	if b.topicsChanged != nil {
+		close(b.topicsChanged)
+	}
+	b.topicsChanged = make(chan struct{})
 	return firstErr
 }
 
