@@ -67,7 +67,7 @@ func TestCrashKeepsAcknowledged(t *testing.T) {
 		group      = "crash-grp"
 		partitions = 3
 		cycles     = 3
-		produceFor = 1500 * time.Millisecond
+		produceFor = time.Second
 	)
 	dir := t.TempDir()
 	srv := StartDev(t, dir)
