@@ -33,10 +33,10 @@ log of recent data in --data-dir.`,
 			if len(endpoints) == 0 {
 				return errors.New("--etcd-endpoints: required")
 			}
-			log, err := f.logger(cmd.ErrOrStderr())
-			if err != nil {
+			if err := f.validate(cmd); err != nil {
 				return err
 			}
+			log := f.logger(cmd.ErrOrStderr())
 			ctx, stop := signalContext(cmd.Context())
 			defer stop()
 			cli, err := meta.NewClient(endpoints)

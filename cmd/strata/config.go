@@ -46,12 +46,14 @@ func applyConfigSources(cmd *cobra.Command, _ []string) error {
 			if err := flags.Set(f.Name, v); err != nil {
 				firstErr = fmt.Errorf("environment %s: invalid value %q for --%s: %w", envName(f.Name), v, f.Name, err)
 			}
+			setSource(f, "environment "+envName(f.Name))
 			return
 		}
 		if v, ok := file[f.Name]; ok {
 			if err := setFromYAML(flags, f, v); err != nil {
 				firstErr = fmt.Errorf("--config %s: invalid value for %q: %w", path, f.Name, err)
 			}
+			setSource(f, fmt.Sprintf("%q in config file %s", f.Name, path))
 		}
 	})
 	return firstErr
@@ -71,4 +73,28 @@ func setFromYAML(flags *pflag.FlagSet, f *pflag.Flag, v any) error {
 // envName is the environment variable that sets the flag name.
 func envName(flag string) string {
 	return "STRATA_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// sourceAnnotation records on a flag where a value that did not come from
+// the command line came from.
+const sourceAnnotation = "strata-source"
+
+func setSource(f *pflag.Flag, src string) {
+	if f.Annotations == nil {
+		f.Annotations = map[string][]string{}
+	}
+	f.Annotations[sourceAnnotation] = []string{src}
+}
+
+// flagRef names a flag for an error message, with where its value came
+// from when that was not the command line: `--log-level (from environment
+// STRATA_LOG_LEVEL)`.
+func flagRef(cmd *cobra.Command, name string) string {
+	f := cmd.Flags().Lookup(name)
+	if f != nil {
+		if src := f.Annotations[sourceAnnotation]; len(src) > 0 {
+			return fmt.Sprintf("--%s (from %s)", name, src[0])
+		}
+	}
+	return "--" + name
 }

@@ -29,10 +29,10 @@ cleanly.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f.id = 0
-			log, err := f.logger(cmd.ErrOrStderr())
-			if err != nil {
+			if err := f.validate(cmd); err != nil {
 				return err
 			}
+			log := f.logger(cmd.ErrOrStderr())
 			if err := os.MkdirAll(filepath.Join(f.dataDir, "objects"), 0o755); err != nil {
 				return fmt.Errorf("--data-dir: %w", err)
 			}

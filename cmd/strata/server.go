@@ -65,19 +65,59 @@ func (f *serverFlags) register(cmd *cobra.Command, dev bool) {
 	}
 }
 
-func (f *serverFlags) logger(w io.Writer) (*slog.Logger, error) {
+// validate checks every server flag, naming the flag and where its value
+// came from (command line, environment or config file).
+func (f *serverFlags) validate(cmd *cobra.Command) error {
+	bad := func(name, format string, args ...any) error {
+		return fmt.Errorf("%s: %s", flagRef(cmd, name), fmt.Sprintf(format, args...))
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
-		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", f.logLevel)
+		return bad("log-level", "%q: want debug, info, warn or error", f.logLevel)
 	}
+	if f.logFormat != "text" && f.logFormat != "json" {
+		return bad("log-format", "%q: want text or json", f.logFormat)
+	}
+	if f.dataDir == "" {
+		return bad("data-dir", "must not be empty")
+	}
+	if _, _, err := net.SplitHostPort(f.kafkaAddr); err != nil {
+		return bad("kafka-addr", "%q: want host:port", f.kafkaAddr)
+	}
+	if f.advertisedAddr != "" {
+		if h, p, err := net.SplitHostPort(f.advertisedAddr); err != nil || h == "" || p == "0" {
+			return bad("advertised-kafka-addr", "%q: want host:port with a real port", f.advertisedAddr)
+		}
+	}
+	if f.httpAddr != "" {
+		if _, _, err := net.SplitHostPort(f.httpAddr); err != nil {
+			return bad("http-addr", "%q: want host:port", f.httpAddr)
+		}
+	}
+	if f.partitions < 1 {
+		return bad("default-partitions", "%d: must be at least 1", f.partitions)
+	}
+	if f.maxRequestBytes < 1024 {
+		return bad("max-request-bytes", "%d: must be at least 1024", f.maxRequestBytes)
+	}
+	if f.walSegmentBytes < 1<<20 {
+		return bad("wal-segment-bytes", "%d: must be at least 1 MiB", f.walSegmentBytes)
+	}
+	if f.sessionTTL < 2*time.Second {
+		return bad("session-ttl", "%s: must be at least 2s (etcd's shortest lease)", f.sessionTTL)
+	}
+	return nil
+}
+
+// logger builds the process logger from validated flags.
+func (f *serverFlags) logger(w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(f.logLevel))
 	opts := &slog.HandlerOptions{Level: level}
-	switch f.logFormat {
-	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	if f.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
 	}
-	return nil, fmt.Errorf("--log-format %q: want text or json", f.logFormat)
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 func (f *serverFlags) brokerConfig(log *slog.Logger, reg prometheus.Registerer) broker.Config {

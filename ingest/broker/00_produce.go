@@ -13,7 +13,13 @@ import (
 	"github.com/strata-log/strata/meta"
 )
 
-func init() { register(&api{key: 0, min: 3, max: 12, start: startProduce}) }
+// Produce is advertised from v0 although only record batches (magic v2,
+// sent with v3+) are accepted: librdkafka decides which compression codecs
+// a broker supports from the presence of old Produce versions, and would
+// otherwise silently stop compressing (Apache Kafka 4 does the same,
+// KAFKA-18659). A v0-v2 request's old-format message sets are refused per
+// partition with UNSUPPORTED_FOR_MESSAGE_FORMAT.
+func init() { register(&api{key: 0, min: 0, max: 12, start: startProduce}) }
 
 // startProduce appends each partition's batch, in request order on the
 // connection, and returns the wait for acknowledgement: unless acks=0, the

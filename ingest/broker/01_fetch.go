@@ -11,7 +11,9 @@ import (
 	"github.com/strata-log/strata/ingest/partition"
 )
 
-func init() { register(&api{key: 1, min: 4, max: 12, handle: handleFetch}) }
+// Fetch is advertised from v0 for the same librdkafka feature detection as
+// Produce; every version serves the stored v2 record batches.
+func init() { register(&api{key: 1, min: 0, max: 12, handle: handleFetch}) }
 
 // handleFetch serves reads below the high watermark, long-polling up to
 // MaxWaitMillis until MinBytes are available. Byte limits follow KIP-74:

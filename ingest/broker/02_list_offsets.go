@@ -9,7 +9,7 @@ import (
 	"github.com/strata-log/strata/ingest/partition"
 )
 
-func init() { register(&api{key: 2, min: 1, max: 8, handle: handleListOffsets}) }
+func init() { register(&api{key: 2, min: 0, max: 8, handle: handleListOffsets}) }
 
 // Special ListOffsets timestamps.
 const (
@@ -38,6 +38,9 @@ func handleListOffsets(b *Broker, r *request) kmsg.Response {
 			}
 			if err == nil {
 				sp.Offset, sp.Timestamp, err = listOffset(l, rp.Timestamp)
+				if r.version == 0 && err == nil && rp.MaxNumOffsets > 0 {
+					sp.OldStyleOffsets = []int64{sp.Offset}
+				}
 			}
 			sp.ErrorCode = errCode(err)
 			st.Partitions = append(st.Partitions, sp)

@@ -16,11 +16,13 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/strata-log/strata/ingest/group"
 	"github.com/strata-log/strata/ingest/partition"
@@ -229,11 +231,8 @@ func New(ctx context.Context, cfg Config, store *meta.Store) (*Broker, error) {
 	if b.advertised, err = splitHostPort(adv); err != nil {
 		return nil, fmt.Errorf("advertised kafka address %q: %w", adv, err)
 	}
-	b.reg, err = store.RegisterBroker(ctx, meta.BrokerInfo{
-		ID: cfg.NodeID, Host: b.advertised.host, Port: b.advertised.port, Rack: cfg.Rack, HTTPAddr: cfg.HTTPAddr,
-	}, cfg.SessionTTL)
-	if err != nil {
-		return nil, fmt.Errorf("register broker %d: %w", cfg.NodeID, err)
+	if err := b.register(ctx); err != nil {
+		return nil, err
 	}
 	if err := b.applyTopics(ctx, topics); err != nil {
 		return nil, err
@@ -315,6 +314,66 @@ func (b *Broker) Close() error {
 		if b.wal != nil {
 			err = b.wal.Close()
 		}
+		b.metrics.unregister()
 	})
 	return err
+}
+
+// leaseFile keeps the etcd lease of the broker's registration in its data
+// directory. A broker that crashed left its registration alive until the
+// lease expires; when it restarts on the same data directory it is the
+// same broker, so it revokes that lease instead of waiting it out. Only
+// the owner of the directory knows the lease id, so another live broker's
+// registration is never taken over.
+const leaseFile = "broker.lease"
+
+func (b *Broker) register(ctx context.Context) error {
+	path := filepath.Join(b.cfg.DataDir, leaseFile)
+	if raw, err := os.ReadFile(path); err == nil {
+		if id, err := strconv.ParseInt(strings.TrimSpace(string(raw)), 16, 64); err == nil {
+			if _, err := b.meta.Client().Revoke(ctx, clientv3.LeaseID(id)); err == nil {
+				b.log.Info("revoked the registration of this broker's previous run", "lease", fmt.Sprintf("%x", id))
+			}
+		}
+	}
+	var err error
+	b.reg, err = b.meta.RegisterBroker(ctx, meta.BrokerInfo{
+		ID: b.cfg.NodeID, Host: b.advertised.host, Port: b.advertised.port, Rack: b.cfg.Rack, HTTPAddr: b.cfg.HTTPAddr,
+	}, b.cfg.SessionTTL)
+	if err != nil {
+		return fmt.Errorf("register broker %d: %w", b.cfg.NodeID, err)
+	}
+	if err := writeFileSync(path, []byte(fmt.Sprintf("%x\n", int64(b.reg.LeaseID())))); err != nil {
+		return fmt.Errorf("register broker %d: %w", b.cfg.NodeID, err)
+	}
+	return nil
+}
+
+// writeFileSync replaces path with data durably.
+func writeFileSync(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }

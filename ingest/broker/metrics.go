@@ -3,6 +3,7 @@ package broker
 import "github.com/prometheus/client_golang/prometheus"
 
 type metrics struct {
+	reg           prometheus.Registerer
 	requests      *prometheus.CounterVec
 	requestErrors *prometheus.CounterVec
 	latency       *prometheus.HistogramVec
@@ -16,6 +17,7 @@ type metrics struct {
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
+		reg: reg,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "strata_kafka_requests_total", Help: "Kafka requests handled, by API.",
 		}, []string{"api"}),
@@ -46,6 +48,20 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "strata_produced_records_total", Help: "Records appended.",
 		}),
 	}
-	reg.MustRegister(m.requests, m.requestErrors, m.latency, m.bytesIn, m.bytesOut, m.badRequests, m.connections, m.producedBytes, m.producedRecs)
+	for _, c := range m.collectors() {
+		reg.MustRegister(c)
+	}
 	return m
+}
+
+func (m *metrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.requests, m.requestErrors, m.latency, m.bytesIn, m.bytesOut, m.badRequests, m.connections, m.producedBytes, m.producedRecs}
+}
+
+// unregister removes the metrics, so that a broker started again in the
+// same process (a retry, a test) can register them anew.
+func (m *metrics) unregister() {
+	for _, c := range m.collectors() {
+		m.reg.Unregister(c)
+	}
 }

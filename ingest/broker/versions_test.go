@@ -25,7 +25,7 @@ func TestAPIVersions(t *testing.T) {
 		for _, k := range resp.ApiKeys {
 			keys[k.ApiKey] = k
 		}
-		for key, min := range map[int16]int16{0: 3, 1: 4, 2: 1, 3: 0, 8: 0, 9: 0, 10: 0, 11: 0, 12: 0, 13: 0, 14: 0, 15: 0, 16: 0, 18: 0, 19: 0, 20: 0, 21: 0, 22: 0, 23: 0, 32: 0, 33: 0, 37: 0, 42: 0, 44: 0, 47: 0, 60: 0} {
+		for key, min := range map[int16]int16{0: 0, 1: 0, 2: 0, 3: 0, 8: 0, 9: 0, 10: 0, 11: 0, 12: 0, 13: 0, 14: 0, 15: 0, 16: 0, 18: 0, 19: 0, 20: 0, 21: 0, 22: 0, 23: 0, 32: 0, 33: 0, 37: 0, 42: 0, 44: 0, 47: 0, 60: 0} {
 			k, ok := keys[key]
 			if !ok || k.MinVersion != min || k.MaxVersion < min {
 				t.Errorf("v%d: %s advertised as %+v (present %v)", v, kmsg.NameForKey(key), k, ok)
@@ -38,16 +38,20 @@ func TestAPIVersions(t *testing.T) {
 		}
 	}
 
-	// A produce version below the served range gets UNSUPPORTED_VERSION
-	// in a well-formed response.
+	// A v2 produce (old message format) is refused per partition.
+	createTopic(t, tb.admin(t), "old-format", 1, nil)
 	pr := kmsg.NewPtrProduceRequest()
 	pr.SetVersion(2)
 	pr.Acks = 1
+	pr.TimeoutMillis = 1000
 	pt := kmsg.NewProduceRequestTopic()
-	pt.Topic = "x"
+	pt.Topic = "old-format"
+	pp := kmsg.NewProduceRequestTopicPartition()
+	pp.Records = []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 14, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+	pt.Partitions = append(pt.Partitions, pp)
 	pr.Topics = append(pr.Topics, pt)
-	if _, ok := c.request(pr).(*kmsg.ProduceResponse); !ok {
-		t.Fatal("no produce response")
+	if code := c.request(pr).(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode; code != kerr.UnsupportedForMessageFormat.Code {
+		t.Fatalf("v2 produce with a magic 1 message set: code %d, want UNSUPPORTED_FOR_MESSAGE_FORMAT", code)
 	}
 	// A hidden API answers with its error instead of closing.
 	eh := kmsg.NewPtrConsumerGroupHeartbeatRequest()
