@@ -1,8 +1,10 @@
 package batch
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -59,4 +61,64 @@ func (h *Header) Timestamp(r *kmsg.Record) int64 {
 		return h.MaxTimestamp
 	}
 	return h.FirstTimestamp + r.TimestampDelta64
+}
+
+// Build encodes records as one v2 batch. From h it takes the base offset,
+// partition leader epoch, attributes (codec and timestamp type), first
+// timestamp and producer fields; the records' offset and timestamp deltas
+// are relative to h.BaseOffset and h.FirstTimestamp. Build computes the
+// record lengths, last offset delta, record count, max timestamp (unless
+// the batch uses LogAppendTime, which keeps h.MaxTimestamp), batch length
+// and CRC, and compresses the records with h's codec.
+func Build(h Header, records []kmsg.Record) ([]byte, error) {
+	if len(records) == 0 {
+		return nil, fmt.Errorf("%w: a batch needs at least one record", ErrCorrupt)
+	}
+	var raw []byte
+	maxTS, lastDelta := h.FirstTimestamp, int32(0)
+	for i := range records {
+		r := records[i]
+		r.Length = 0
+		body := r.AppendTo(nil)
+		r.Length = int32(len(body) - 1) // the zero length took one byte
+		raw = r.AppendTo(raw)
+		maxTS = max(maxTS, h.FirstTimestamp+r.TimestampDelta64)
+		lastDelta = max(lastDelta, r.OffsetDelta)
+	}
+	if c := h.Codec(); c != 0 {
+		codec, ok := codecs[c]
+		if !ok {
+			return nil, fmt.Errorf("%w: %d", ErrUnsupportedCodec, c)
+		}
+		comp, err := kgo.DefaultCompressor(codec)
+		if err != nil {
+			return nil, fmt.Errorf("compressor for codec %d: %w", c, err)
+		}
+		var buf bytes.Buffer
+		out, _ := comp.Compress(&buf, raw)
+		raw = append([]byte(nil), out...)
+	}
+	if h.Attributes&TimestampTypeBit == 0 {
+		h.MaxTimestamp = maxTS
+	}
+	b := make([]byte, HeaderSize, HeaderSize+len(raw))
+	binary.BigEndian.PutUint64(b[0:], uint64(h.BaseOffset))
+	binary.BigEndian.PutUint32(b[8:], uint32(HeaderSize-12+len(raw)))
+	binary.BigEndian.PutUint32(b[12:], uint32(h.PartitionLeaderEpoch))
+	b[16] = 2
+	binary.BigEndian.PutUint16(b[21:], uint16(h.Attributes))
+	binary.BigEndian.PutUint32(b[23:], uint32(lastDelta))
+	binary.BigEndian.PutUint64(b[27:], uint64(h.FirstTimestamp))
+	binary.BigEndian.PutUint64(b[35:], uint64(h.MaxTimestamp))
+	binary.BigEndian.PutUint64(b[43:], uint64(h.ProducerID))
+	binary.BigEndian.PutUint16(b[51:], uint16(h.ProducerEpoch))
+	binary.BigEndian.PutUint32(b[53:], uint32(h.BaseSequence))
+	binary.BigEndian.PutUint32(b[57:], uint32(len(records)))
+	b = append(b, raw...)
+	binary.BigEndian.PutUint32(b[17:], crc32.Checksum(b[21:], castagnoli))
+	return b, nil
+}
+
+var codecs = map[int8]kgo.CompressionCodec{
+	1: kgo.GzipCompression(), 2: kgo.SnappyCompression(), 3: kgo.Lz4Compression(), 4: kgo.ZstdCompression(),
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"math/rand"
 	"net"
@@ -19,6 +18,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strata-log/strata/ingest/batch"
 )
 
 func TestProduceConsumeEveryCodec(t *testing.T) {
@@ -128,27 +129,14 @@ func (c *rawConn) request(req kmsg.Request) kmsg.Response {
 
 // recordBatch builds a v2 batch of n records for producer pid at seq.
 func recordBatch(pid int64, epoch int16, seq int32, n int) []byte {
-	rb := kmsg.NewRecordBatch()
-	rb.Magic = 2
-	rb.ProducerID, rb.ProducerEpoch, rb.FirstSequence = pid, epoch, seq
-	rb.LastOffsetDelta = int32(n - 1)
-	rb.NumRecords = int32(n)
-	now := time.Now().UnixMilli()
-	rb.FirstTimestamp, rb.MaxTimestamp = now, now
-	var recs []byte
-	for i := range n {
-		r := kmsg.NewRecord()
-		r.OffsetDelta = int32(i)
-		r.Value = []byte(fmt.Sprintf("v%d", i))
-		body := r.AppendTo(nil)
-		// AppendTo writes Length first; recompute it for the real body.
-		r.Length = int32(len(body) - 1)
-		recs = r.AppendTo(recs)
+	recs := make([]kmsg.Record, n)
+	for i := range recs {
+		recs[i] = kmsg.Record{OffsetDelta: int32(i), Value: []byte(fmt.Sprintf("v%d", i))}
 	}
-	rb.Records = recs
-	raw := rb.AppendTo(nil)
-	binary.BigEndian.PutUint32(raw[8:], uint32(len(raw)-12))
-	binary.BigEndian.PutUint32(raw[17:], crc32c(raw[21:]))
+	raw, err := batch.Build(batch.Header{FirstTimestamp: time.Now().UnixMilli(), ProducerID: pid, ProducerEpoch: epoch, BaseSequence: seq}, recs)
+	if err != nil {
+		panic(err)
+	}
 	return raw
 }
 
@@ -655,5 +643,3 @@ func TestLogAppendTimeAndDeleteRecords(t *testing.T) {
 		t.Fatalf("after restart: %+v", got)
 	}
 }
-
-func crc32c(b []byte) uint32 { return crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)) }

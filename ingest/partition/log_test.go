@@ -1,9 +1,7 @@
 package partition
 
 import (
-	"encoding/binary"
 	"errors"
-	"hash/crc32"
 	"testing"
 	"time"
 
@@ -38,31 +36,21 @@ func leader(t *testing.T, m *Manager) *Log {
 // makeBatch builds a valid v2 batch of n records with the given timestamps
 // (one per record; nil means now) for producer pid at seq.
 func makeBatch(pid int64, epoch int16, seq int32, n int, ts []int64) ([]byte, batch.Header) {
-	now := time.Now().UnixMilli()
-	first, maxTS := now, now
+	first := time.Now().UnixMilli()
 	if ts != nil {
-		first, maxTS = ts[0], ts[0]
-		for _, x := range ts {
-			maxTS = max(maxTS, x)
-		}
+		first = ts[0]
 	}
-	var recs []byte
-	for i := range n {
-		r := kmsg.NewRecord()
-		r.OffsetDelta = int32(i)
+	recs := make([]kmsg.Record, n)
+	for i := range recs {
+		recs[i] = kmsg.Record{OffsetDelta: int32(i), Value: []byte{byte(i)}}
 		if ts != nil {
-			r.TimestampDelta64 = ts[i] - first
+			recs[i].TimestampDelta64 = ts[i] - first
 		}
-		r.Value = []byte{byte(i)}
-		body := r.AppendTo(nil)
-		r.Length = int32(len(body) - 1)
-		recs = r.AppendTo(recs)
 	}
-	rb := kmsg.RecordBatch{Magic: 2, ProducerID: pid, ProducerEpoch: epoch, FirstSequence: seq,
-		LastOffsetDelta: int32(n - 1), NumRecords: int32(n), FirstTimestamp: first, MaxTimestamp: maxTS, Records: recs}
-	raw := rb.AppendTo(nil)
-	binary.BigEndian.PutUint32(raw[8:], uint32(len(raw)-12))
-	binary.BigEndian.PutUint32(raw[17:], crc32.Checksum(raw[21:], crc32.MakeTable(crc32.Castagnoli)))
+	raw, err := batch.Build(batch.Header{FirstTimestamp: first, ProducerID: pid, ProducerEpoch: epoch, BaseSequence: seq}, recs)
+	if err != nil {
+		panic(err)
+	}
 	h, err := batch.Parse(raw)
 	if err != nil {
 		panic(err)
