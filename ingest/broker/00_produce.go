@@ -44,9 +44,11 @@ func startProduce(b *Broker, r *request) func() kmsg.Response {
 		}
 		return func() kmsg.Response { return resp }
 	}
+	// waiting names an append by its place in the response (indices, not
+	// pointers: the response's slices grow while it is built).
 	type waiting struct {
-		sp *kmsg.ProduceResponseTopicPartition
-		p  *partition.Pending
+		topic, partition int
+		p                *partition.Pending
 	}
 	var waits []waiting
 	for _, rt := range req.Topics {
@@ -71,7 +73,7 @@ func startProduce(b *Broker, r *request) func() kmsg.Response {
 			}
 			st.Partitions = append(st.Partitions, sp)
 			if p != nil {
-				waits = append(waits, waiting{&st.Partitions[len(st.Partitions)-1], p})
+				waits = append(waits, waiting{len(resp.Topics), len(st.Partitions) - 1, p})
 			}
 		}
 		resp.Topics = append(resp.Topics, st)
@@ -93,15 +95,16 @@ func startProduce(b *Broker, r *request) func() kmsg.Response {
 					return nil
 				}
 			}
+			sp := &resp.Topics[w.topic].Partitions[w.partition]
 			select {
 			case <-w.p.Done():
 				if err := w.p.Err(); err != nil {
-					w.sp.ErrorCode = errCode(err)
-					w.sp.BaseOffset = -1
+					sp.ErrorCode = errCode(err)
+					sp.BaseOffset = -1
 				}
 			default:
-				w.sp.ErrorCode = kerr.RequestTimedOut.Code
-				w.sp.BaseOffset = -1
+				sp.ErrorCode = kerr.RequestTimedOut.Code
+				sp.BaseOffset = -1
 			}
 		}
 		return resp

@@ -37,11 +37,15 @@ func handleMetadata(b *Broker, r *request) kmsg.Response {
 		for _, name := range names {
 			resp.Topics = append(resp.Topics, metadataTopic(all[name]))
 		}
+		resp.Topics = append(resp.Topics, offsetsMetadataTopic(b))
 		return resp
 	}
 	for _, rt := range req.Topics {
 		var t *topicInfo
 		switch {
+		case rt.Topic != nil && *rt.Topic == offsetsTopic || rt.Topic == nil && rt.TopicID == offsetsTopicID:
+			resp.Topics = append(resp.Topics, offsetsMetadataTopic(b))
+			continue
 		case rt.Topic != nil:
 			t = b.topic(*rt.Topic)
 			if t == nil && autoCreate {
@@ -115,5 +119,26 @@ func metadataTopic(t *topicInfo) kmsg.MetadataResponseTopic {
 		}
 		st.Partitions = append(st.Partitions, sp)
 	}
+	return st
+}
+
+// offsetsTopic is Kafka's internal topic of committed offsets. Strata keeps
+// offsets in etcd and has no such topic, but clients and tools expect the
+// name to exist, to be internal and to be taken: Metadata reports it as an
+// internal topic with one partition led by the answering broker (the
+// coordinator of every group), and CreateTopics refuses the name.
+const offsetsTopic = "__consumer_offsets"
+
+// offsetsTopicID is a fixed id for offsetsTopic.
+var offsetsTopicID = [16]byte{'s', 't', 'r', 'a', 't', 'a', '-', 'o', 'f', 'f', 's', 'e', 't', 's', 0, 1}
+
+func offsetsMetadataTopic(b *Broker) kmsg.MetadataResponseTopic {
+	st := kmsg.NewMetadataResponseTopic()
+	name := offsetsTopic
+	st.Topic, st.TopicID, st.IsInternal = &name, offsetsTopicID, true
+	sp := kmsg.NewMetadataResponseTopicPartition()
+	sp.Leader, sp.LeaderEpoch = b.cfg.NodeID, 0
+	sp.Replicas, sp.ISR = []int32{b.cfg.NodeID}, []int32{b.cfg.NodeID}
+	st.Partitions = append(st.Partitions, sp)
 	return st
 }

@@ -21,6 +21,9 @@ func (b *Broker) createTopic(ctx context.Context, name string, partitions int32,
 	if err := meta.ValidateTopicName(name); err != nil {
 		return meta.Topic{}, fmt.Errorf("%v: %w", err, kerr.InvalidTopicException)
 	}
+	if name == offsetsTopic {
+		return meta.Topic{}, fmt.Errorf("topic %q is internal: %w", name, kerr.TopicAlreadyExists)
+	}
 	if partitions == -1 {
 		partitions = b.cfg.DefaultPartitions
 	}

@@ -140,3 +140,31 @@ func mustParse(t *testing.T, b []byte) int {
 	}
 	return n
 }
+
+// TestConsumerOffsetsTopic checks that __consumer_offsets, which Strata
+// does not have (offsets live in etcd), is reported as an internal topic
+// and cannot be created.
+func TestConsumerOffsetsTopic(t *testing.T) {
+	tb := startTestBroker(t, nil, "")
+	c := dialRaw(t, tb)
+	mr := kmsg.NewPtrMetadataRequest()
+	mr.SetVersion(12)
+	name := "__consumer_offsets"
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = &name
+	mr.Topics = append(mr.Topics, rt)
+	mr.AllowAutoTopicCreation = true
+	st := c.request(mr).(*kmsg.MetadataResponse).Topics[0]
+	if st.ErrorCode != 0 || !st.IsInternal || len(st.Partitions) != 1 || st.Partitions[0].Leader != tb.cfg.NodeID {
+		t.Fatalf("metadata of %s: %+v", name, st)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := tb.admin(t).CreateTopic(ctx, 1, 1, nil, name)
+	if err == nil && resp.Err == nil {
+		t.Fatalf("created %s", name)
+	}
+	if tb.topic(name) != nil {
+		t.Fatalf("%s became an ordinary topic", name)
+	}
+}
