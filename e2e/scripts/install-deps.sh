@@ -29,4 +29,4 @@ if ! have_kcat; then
 	as_root apt-get install -y -qq "kcat=${KCAT_VERSION}" >/dev/null
 fi
 have_kcat || { echo "install-deps: kcat ${KCAT_VERSION} not available" >&2; exit 1; }
-echo "install-deps: kcat $(kcat -V 2>/dev/null | sed -n 's/.*version \([^ ]*\).*/\1/p' | head -1) ready"
+echo "install-deps: kcat $(kcat -V 2>/dev/null | sed -n 's/^Version \([^ ]*\).*/\1/p') ready"
