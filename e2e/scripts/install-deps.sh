@@ -3,9 +3,12 @@
 # pinned to versions. Safe to run again: it installs only what is missing.
 #
 #   kcat 1.7.1 (Debian bookworm's package; librdkafka-based Kafka client)
+#   MinIO, built from the Go module proxy into $(go env GOPATH)/bin
+#   (a few minutes the first time, then cached)
 set -euo pipefail
 
 KCAT_VERSION="1.7.1-2"
+MINIO_VERSION="v0.0.0-20260212201848-7aac2a2c5b7c"
 
 have_kcat() {
 	command -v kcat >/dev/null 2>&1 && kcat -V 2>/dev/null | grep -q "1.7.1"
@@ -30,3 +33,14 @@ if ! have_kcat; then
 fi
 have_kcat || { echo "install-deps: kcat ${KCAT_VERSION} not available" >&2; exit 1; }
 echo "install-deps: kcat $(kcat -V 2>/dev/null | sed -n 's/^Version \([^ ]*\).*/\1/p') ready"
+
+minio_bin="$(go env GOPATH)/bin/minio"
+have_minio() {
+	[ -x "$minio_bin" ] && go version -m "$minio_bin" 2>/dev/null | grep -Eq "^[[:space:]]+mod[[:space:]]+github.com/minio/minio[[:space:]]+${MINIO_VERSION}"
+}
+if ! have_minio; then
+	echo "install-deps: building minio ${MINIO_VERSION} (a few minutes, once)"
+	go install "github.com/minio/minio@${MINIO_VERSION}"
+fi
+have_minio || { echo "install-deps: minio ${MINIO_VERSION} not installed at $minio_bin" >&2; exit 1; }
+echo "install-deps: minio ${MINIO_VERSION} ready"
