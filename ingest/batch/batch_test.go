@@ -6,6 +6,8 @@ import (
 	"hash/crc32"
 	"testing"
 
+	"github.com/klauspost/compress/s2"
+
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -41,7 +43,7 @@ func TestParseAndRecordsEveryCodec(t *testing.T) {
 			if _, err := Parse(raw); err != nil {
 				t.Fatalf("rewriting fields outside the CRC broke it: %v", err)
 			}
-			h, recs, err := Records(raw)
+			h, recs, err := Records(raw, 1<<20)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -65,7 +67,7 @@ func TestSetLogAppendTime(t *testing.T) {
 	if err != nil {
 		t.Fatalf("CRC not recomputed: %v", err)
 	}
-	_, recs, err := Records(raw)
+	_, recs, err := Records(raw, 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +115,7 @@ func FuzzRecords(f *testing.F) {
 	f.Add(build(f, 4, 1, "a", "b"))
 	f.Add(build(f, 1, 1, "a"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		h, recs, err := Records(b)
+		h, recs, err := Records(b, 1<<20)
 		if err == nil && len(recs) != int(h.RecordCount) {
 			t.Fatalf("%d records, header says %d", len(recs), h.RecordCount)
 		}
@@ -121,4 +123,49 @@ func FuzzRecords(f *testing.F) {
 			return
 		}
 	})
+}
+
+// TestDecompressBounds checks that every codec refuses to decompress past
+// the limit (compression bombs) and decodes within it.
+func TestDecompressBounds(t *testing.T) {
+	zeros := make([]kmsg.Record, 1)
+	zeros[0] = kmsg.Record{Value: make([]byte, 4<<20)}
+	for name, codec := range map[string]int16{"gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4} {
+		raw, err := Build(Header{Attributes: codec, ProducerID: -1, BaseSequence: -1, ProducerEpoch: -1}, zeros)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(raw) > 1<<20 {
+			t.Fatalf("%s: 4 MiB of zeros compressed to %d bytes", name, len(raw))
+		}
+		if _, _, err := Records(raw, 1<<20); !errors.Is(err, ErrTooLarge) {
+			t.Errorf("%s: %v, want ErrTooLarge", name, err)
+		}
+		if _, recs, err := Records(raw, 8<<20); err != nil || len(recs[0].Value) != 4<<20 {
+			t.Errorf("%s within the limit: %v", name, err)
+		}
+	}
+}
+
+// TestXerialSnappy decodes snappy in the xerial framing Java clients send.
+func TestXerialSnappy(t *testing.T) {
+	parts := [][]byte{[]byte("hello, "), []byte("xerial world")}
+	src := append([]byte(nil), xerialMagic...)
+	src = binary.BigEndian.AppendUint32(src, 1)
+	src = binary.BigEndian.AppendUint32(src, 1)
+	for _, p := range parts {
+		block := s2.EncodeSnappy(nil, p)
+		src = binary.BigEndian.AppendUint32(src, uint32(len(block)))
+		src = append(src, block...)
+	}
+	out, err := Decompress(src, 2, 1<<10)
+	if err != nil || string(out) != "hello, xerial world" {
+		t.Fatalf("xerial: %q %v", out, err)
+	}
+	if _, err := Decompress(src, 2, 10); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("xerial past the limit: %v", err)
+	}
+	if _, err := Decompress(src[:len(src)-3], 2, 1<<10); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("truncated xerial: %v", err)
+	}
 }

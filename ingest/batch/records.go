@@ -10,11 +10,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-var decompressor = kgo.DefaultDecompressor()
-
-// Records decodes every record of the batch b, decompressing it if needed.
-// The records alias the decompressed buffer.
-func Records(b []byte) (Header, []kmsg.Record, error) {
+// Records decodes every record of the batch b, decompressing it if needed
+// to at most maxDecompressed bytes. The records alias b or the
+// decompressed buffer.
+func Records(b []byte, maxDecompressed int) (Header, []kmsg.Record, error) {
 	h, err := ReadHeader(b)
 	if err != nil {
 		return h, nil, err
@@ -24,12 +23,9 @@ func Records(b []byte) (Header, []kmsg.Record, error) {
 	}
 	raw := b[HeaderSize:h.Size()]
 	if c := h.Codec(); c != 0 {
-		if c > 4 {
-			return h, nil, fmt.Errorf("%w: %d", ErrUnsupportedCodec, c)
-		}
-		raw, err = decompressor.Decompress(raw, kgo.CompressionCodecType(c))
+		raw, err = Decompress(raw, c, maxDecompressed)
 		if err != nil {
-			return h, nil, fmt.Errorf("%w: decompress: %v", ErrCorrupt, err)
+			return h, nil, err
 		}
 	}
 	if h.RecordCount < 0 || int(h.RecordCount) > len(raw) {

@@ -495,6 +495,11 @@ func (l *Log) MaxTimestamp() (offset, timestamp int64, err error) {
 	return l.findRecord(s.pos, func(_, t int64) bool { return t >= s.maxTS })
 }
 
+// maxDecompressedBatch bounds a stored batch's decompressed records when
+// they are decoded (timestamp lookups): producers can send compression
+// bombs.
+const maxDecompressedBatch = 256 << 20
+
 // findRecord decodes the batch at pos and returns the first record that
 // matches.
 func (l *Log) findRecord(pos wal.Position, match func(offset, ts int64) bool) (int64, int64, error) {
@@ -502,7 +507,7 @@ func (l *Log) findRecord(pos wal.Position, match func(offset, ts int64) bool) (i
 	if err != nil {
 		return -1, -1, err
 	}
-	h, recs, err := batch.Records(b)
+	h, recs, err := batch.Records(b, maxDecompressedBatch)
 	if err != nil {
 		return -1, -1, fmt.Errorf("partition %s: %v: %w", l.id, err, kerr.KafkaStorageError)
 	}
