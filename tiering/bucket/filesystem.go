@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 )
 
@@ -192,16 +191,7 @@ func (f *Filesystem) Iter(ctx context.Context, prefix string, fn func(string) er
 	if err != nil {
 		return fmt.Errorf("list %q: %w", prefix, err)
 	}
-	sort.Strings(names)
-	for _, name := range names {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if err := fn(name); err != nil {
-			return err
-		}
-	}
-	return nil
+	return callSorted(ctx, names, fn)
 }
 
 // Attributes implements Bucket.
@@ -222,11 +212,7 @@ func (f *Filesystem) Attributes(ctx context.Context, name string) (Attributes, e
 
 // Exists implements Bucket.
 func (f *Filesystem) Exists(ctx context.Context, name string) (bool, error) {
-	_, err := f.Attributes(ctx, name)
-	if IsNotFound(err) {
-		return false, nil
-	}
-	return err == nil, err
+	return exists(f.Attributes(ctx, name))
 }
 
 // Close implements Bucket.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -101,16 +100,7 @@ func (m *Memory) Iter(ctx context.Context, prefix string, fn func(string) error)
 		}
 	}
 	m.mu.RUnlock()
-	sort.Strings(names)
-	for _, name := range names {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if err := fn(name); err != nil {
-			return err
-		}
-	}
-	return nil
+	return callSorted(ctx, names, fn)
 }
 
 // Attributes implements Bucket.
@@ -129,11 +119,7 @@ func (m *Memory) Attributes(ctx context.Context, name string) (Attributes, error
 
 // Exists implements Bucket.
 func (m *Memory) Exists(ctx context.Context, name string) (bool, error) {
-	_, err := m.Attributes(ctx, name)
-	if IsNotFound(err) {
-		return false, nil
-	}
-	return err == nil, err
+	return exists(m.Attributes(ctx, name))
 }
 
 // Close implements Bucket.

@@ -205,11 +205,7 @@ func (s *S3) Attributes(ctx context.Context, name string) (Attributes, error) {
 
 // Exists implements Bucket.
 func (s *S3) Exists(ctx context.Context, name string) (bool, error) {
-	_, err := s.Attributes(ctx, name)
-	if IsNotFound(err) {
-		return false, nil
-	}
-	return err == nil, err
+	return exists(s.Attributes(ctx, name))
 }
 
 // Close implements Bucket.

@@ -1,7 +1,9 @@
 package bucket
 
 import (
+	"context"
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -18,4 +20,27 @@ func validName(name string) error {
 		}
 	}
 	return nil
+}
+
+// callSorted calls fn with each name in lexical order, stopping at the
+// first error from fn or ctx.
+func callSorted(ctx context.Context, names []string, fn func(string) error) error {
+	sort.Strings(names)
+	for _, name := range names {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fn(name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// exists turns an Attributes lookup into an Exists answer.
+func exists(_ Attributes, err error) (bool, error) {
+	if IsNotFound(err) {
+		return false, nil
+	}
+	return err == nil, err
 }
