@@ -39,6 +39,13 @@
 //	    deleted and re-created topic of the same name never sees its
 //	    predecessor's epochs. <partition> is plain decimal.
 //
+//	<p>/manifests/<topicID hex>/<partition>
+//	    [Manifest] as JSON: {"segments":[{"object":"..","first":0,"last":99,
+//	    "minTs":..,"maxTs":..,"records":100,"bytes":..}]}: the tiered
+//	    segments of the partition, in offset order. Written only by
+//	    [Store.CommitManifests], which compares each key's ModRevision with
+//	    the revision the manifest was read at. Deleted with the topic.
+//
 //	<p>/groups/<group>/offsets/<topic>/<partition>
 //	    A committed offset as JSON: {"offset":42,"leaderEpoch":3,
 //	    "metadata":"..","commitTimeMs":T}. <group> is the consumer group id

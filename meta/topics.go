@@ -305,6 +305,7 @@ func (s *Store) DeleteTopic(ctx context.Context, name string) error {
 		ops := []clientv3.Op{
 			clientv3.OpDelete(s.topicKey(name)),
 			clientv3.OpDelete(s.partitionsPrefix(t.ID), clientv3.WithPrefix()),
+			clientv3.OpDelete(s.manifestsPrefix(t.ID), clientv3.WithPrefix()),
 		}
 		for _, g := range groups {
 			ops = append(ops, clientv3.OpDelete(s.groupTopicOffsetsPrefix(g, name), clientv3.WithPrefix()))

@@ -1,0 +1,139 @@
+package meta
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// ErrManifestConflict: a manifest changed since it was read (another
+// uploader, or a leader that lost its leadership, committed meanwhile).
+var ErrManifestConflict = errors.New("manifest changed since it was read")
+
+// SegmentRef names the part of a tiered object that holds a range of one
+// partition's offsets.
+type SegmentRef struct {
+	Object       string `json:"object"` // object name in the bucket
+	FirstOffset  int64  `json:"first"`
+	LastOffset   int64  `json:"last"`
+	MinTimestamp int64  `json:"minTs"`
+	MaxTimestamp int64  `json:"maxTs"`
+	Records      int64  `json:"records"`
+	Bytes        int64  `json:"bytes"` // stored bytes of this partition in the object
+}
+
+// Manifest is one partition's record of its tiered data: the segments
+// that hold its offsets, in offset order and without overlap. Only what
+// a manifest names is served; an object no manifest names is garbage.
+type Manifest struct {
+	Segments []SegmentRef `json:"segments"`
+	// Revision is the etcd revision the manifest was read at (its key's
+	// ModRevision; 0 when the partition has none yet). A commit succeeds
+	// only if the manifest is still at that revision.
+	Revision int64 `json:"-"`
+}
+
+// EndOffset is the offset after the last tiered one (0 when empty).
+func (m *Manifest) EndOffset() int64 {
+	if len(m.Segments) == 0 {
+		return 0
+	}
+	return m.Segments[len(m.Segments)-1].LastOffset + 1
+}
+
+// validate checks that the segments are ordered and do not overlap.
+func (m *Manifest) validate() error {
+	for i, s := range m.Segments {
+		if s.Object == "" || s.LastOffset < s.FirstOffset {
+			return fmt.Errorf("segment %d (%q, offsets %d-%d) is malformed", i, s.Object, s.FirstOffset, s.LastOffset)
+		}
+		if i > 0 && s.FirstOffset <= m.Segments[i-1].LastOffset {
+			return fmt.Errorf("segment %d starts at %d, inside the previous one ending at %d", i, s.FirstOffset, m.Segments[i-1].LastOffset)
+		}
+	}
+	return nil
+}
+
+func (s *Store) manifestsPrefix(topicID [16]byte) string {
+	return s.prefix + "/manifests/" + topicIDHex(topicID) + "/"
+}
+
+func (s *Store) manifestKey(topicID [16]byte, partition int32) string {
+	return s.manifestsPrefix(topicID) + strconv.Itoa(int(partition))
+}
+
+// Manifest reads a partition's manifest.
+func (s *Store) Manifest(ctx context.Context, topicID [16]byte, partition int32) (Manifest, error) {
+	resp, err := s.cli.Get(ctx, s.manifestKey(topicID, partition))
+	if err != nil {
+		return Manifest{}, fmt.Errorf("get manifest %s/%d: %w", topicIDHex(topicID), partition, err)
+	}
+	if len(resp.Kvs) == 0 {
+		return Manifest{}, nil
+	}
+	var m Manifest
+	if err := json.Unmarshal(resp.Kvs[0].Value, &m); err != nil {
+		return Manifest{}, fmt.Errorf("decode manifest %s/%d: %w", topicIDHex(topicID), partition, err)
+	}
+	m.Revision = resp.Kvs[0].ModRevision
+	return m, nil
+}
+
+// ManifestUpdate replaces one partition's manifest, read at
+// Manifest.Revision.
+type ManifestUpdate struct {
+	TopicID   [16]byte
+	Partition int32
+	Manifest  Manifest
+}
+
+// maxManifestsPerTxn keeps a commit (a compare and a put per partition)
+// within etcd's limit of operations per transaction.
+const maxManifestsPerTxn = maxTxnOps / 2
+
+// CommitManifests writes the updated manifests, each only if it is still
+// at the revision it was read at; otherwise nothing of that transaction is
+// written and the error wraps ErrManifestConflict. Up to 64 partitions
+// commit atomically in one transaction; more are split into consecutive
+// transactions, each atomic (a tiered object whose partitions commit in
+// several transactions is safe: each partition's manifest is complete on
+// its own). It returns the manifests with their new revisions.
+func (s *Store) CommitManifests(ctx context.Context, updates []ManifestUpdate) ([]Manifest, error) {
+	out := make([]Manifest, 0, len(updates))
+	for len(updates) > 0 {
+		n := min(len(updates), maxManifestsPerTxn)
+		chunk := updates[:n]
+		updates = updates[n:]
+		var cmps []clientv3.Cmp
+		var puts []clientv3.Op
+		for _, u := range chunk {
+			if err := u.Manifest.validate(); err != nil {
+				return out, fmt.Errorf("manifest %s/%d: %w", topicIDHex(u.TopicID), u.Partition, err)
+			}
+			raw, err := json.Marshal(u.Manifest)
+			if err != nil {
+				return out, err
+			}
+			key := s.manifestKey(u.TopicID, u.Partition)
+			cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(key), "=", u.Manifest.Revision))
+			puts = append(puts, clientv3.OpPut(key, string(raw)))
+		}
+		resp, err := s.cli.Txn(ctx).If(cmps...).Then(puts...).Commit()
+		if err != nil {
+			return out, fmt.Errorf("commit manifests: %w", err)
+		}
+		if !resp.Succeeded {
+			return out, fmt.Errorf("commit manifests of %d partitions: %w", len(chunk), ErrManifestConflict)
+		}
+		for _, u := range chunk {
+			m := u.Manifest
+			m.Revision = resp.Header.Revision
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
