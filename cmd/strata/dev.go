@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -33,9 +32,6 @@ cleanly.`,
 				return err
 			}
 			log := f.logger(cmd.ErrOrStderr())
-			if err := os.MkdirAll(filepath.Join(f.dataDir, "objects"), 0o755); err != nil {
-				return fmt.Errorf("--data-dir: %w", err)
-			}
 			ctx, stop := signalContext(cmd.Context())
 			defer stop()
 			etcd, err := meta.StartEmbedded(meta.EmbedConfig{

@@ -39,9 +39,13 @@ type serverFlags struct {
 	sessionTTL      time.Duration
 	logLevel        string
 	logFormat       string
+	dev             bool
+	objects         objectFlags
 }
 
 func (f *serverFlags) register(cmd *cobra.Command, dev bool) {
+	f.dev = dev
+	f.objects.register(cmd, dev)
 	fs := cmd.Flags()
 	defDir := "strata-data"
 	if !dev {
@@ -106,7 +110,7 @@ func (f *serverFlags) validate(cmd *cobra.Command) error {
 	if f.sessionTTL < 2*time.Second {
 		return bad("session-ttl", "%s: must be at least 2s (etcd's shortest lease)", f.sessionTTL)
 	}
-	return nil
+	return f.objects.validate(cmd)
 }
 
 // logger builds the process logger from validated flags.
@@ -153,6 +157,20 @@ func runBroker(ctx context.Context, out io.Writer, f *serverFlags, log *slog.Log
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	// The object store is checked at start, so that a missing bucket or
+	// refused credentials stop the broker with an error that says so;
+	// tiering uploads to it.
+	defaultDir := ""
+	if f.dev {
+		defaultDir = f.dataDir
+	}
+	objects, objectsDesc, err := f.objects.open(ctx, defaultDir, reg)
+	if err != nil {
+		return err
+	}
+	if objects != nil {
+		defer objects.Close()
+	}
 	startCtx, cancel := context.WithTimeout(ctx, 2*f.sessionTTL+30*time.Second)
 	b, err := startBroker(startCtx, cfg, store, log)
 	cancel()
@@ -182,7 +200,7 @@ func runBroker(ctx context.Context, out io.Writer, f *serverFlags, log *slog.Log
 	if extra != "" {
 		lines = append(lines, extra)
 	}
-	lines = append(lines, fmt.Sprintf("data=%s", f.dataDir), fmt.Sprintf("cluster=%s", b.ClusterID()))
+	lines = append(lines, fmt.Sprintf("objects=%s", objectsDesc), fmt.Sprintf("data=%s", f.dataDir), fmt.Sprintf("cluster=%s", b.ClusterID()))
 	fmt.Fprintf(out, "strata ready: %s\n", strings.Join(lines, " "))
 
 	select {
