@@ -11,28 +11,103 @@ import (
 	"sync"
 )
 
-// memEntry is one block in the memory tier.
-type memEntry struct {
-	name      string
-	key       string
+// lruEntry is one block in a tier's index.
+type lruEntry struct {
+	name string // object name, for invalidation
+	key  string // block key (name, version, block index)
+	size int64
+	// memory tier only
 	data      []byte
 	readAhead bool // fetched by read-ahead and not read since
 }
 
-// memTier is an LRU of blocks bounded by bytes.
+// lru is the bookkeeping both tiers share: blocks by key, most recent
+// first, bounded by bytes, and indexed by object name for invalidation.
+// It is not safe for concurrent use; each tier guards it with its mutex.
+type lru struct {
+	max    int64
+	size   int64
+	ll     *list.List // front = most recent; values *lruEntry
+	items  map[string]*list.Element
+	byName map[string]map[*list.Element]struct{}
+}
+
+func newLRU(max int64) lru {
+	return lru{max: max, ll: list.New(), items: map[string]*list.Element{}, byName: map[string]map[*list.Element]struct{}{}}
+}
+
+// get returns the entry for key, marking it most recently used.
+func (l *lru) get(key string) (*lruEntry, bool) {
+	e, ok := l.items[key]
+	if !ok {
+		return nil, false
+	}
+	l.ll.MoveToFront(e)
+	return e.Value.(*lruEntry), true
+}
+
+func (l *lru) contains(key string) bool {
+	_, ok := l.items[key]
+	return ok
+}
+
+// add inserts ent (whose key must be absent) and evicts least recently
+// used entries until the total fits, returning them.
+func (l *lru) add(ent *lruEntry) (evicted []*lruEntry) {
+	e := l.ll.PushFront(ent)
+	l.items[ent.key] = e
+	if l.byName[ent.name] == nil {
+		l.byName[ent.name] = map[*list.Element]struct{}{}
+	}
+	l.byName[ent.name][e] = struct{}{}
+	l.size += ent.size
+	for l.size > l.max {
+		evicted = append(evicted, l.remove(l.ll.Back()))
+	}
+	return evicted
+}
+
+func (l *lru) remove(e *list.Element) *lruEntry {
+	ent := e.Value.(*lruEntry)
+	l.ll.Remove(e)
+	delete(l.items, ent.key)
+	if set := l.byName[ent.name]; set != nil {
+		delete(set, e)
+		if len(set) == 0 {
+			delete(l.byName, ent.name)
+		}
+	}
+	l.size -= ent.size
+	return ent
+}
+
+// removeKey drops key's entry, if any.
+func (l *lru) removeKey(key string) (*lruEntry, bool) {
+	e, ok := l.items[key]
+	if !ok {
+		return nil, false
+	}
+	return l.remove(e), true
+}
+
+// dropName removes every block of name (of any generation).
+func (l *lru) dropName(name string) (removed []*lruEntry) {
+	for e := range l.byName[name] {
+		removed = append(removed, l.remove(e))
+	}
+	return removed
+}
+
+// memTier is an LRU of blocks in memory, bounded by bytes.
 type memTier struct {
 	mu      sync.Mutex
-	max     int64
-	size    int64
-	ll      *list.List // front = most recent; values *memEntry
-	items   map[string]*list.Element
-	byName  map[string]map[*list.Element]struct{}
+	lru     lru
 	onEvict func(n int)
 	onSize  func(size int64)
 }
 
 func newMemTier(max int64, onEvict func(int), onSize func(int64)) *memTier {
-	return &memTier{max: max, ll: list.New(), items: map[string]*list.Element{}, byName: map[string]map[*list.Element]struct{}{}, onEvict: onEvict, onSize: onSize}
+	return &memTier{lru: newLRU(max), onEvict: onEvict, onSize: onSize}
 }
 
 // get returns the block and whether it was an unused read-ahead block
@@ -40,12 +115,10 @@ func newMemTier(max int64, onEvict func(int), onSize func(int64)) *memTier {
 func (m *memTier) get(key string) (data []byte, wasReadAhead, ok bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	e, ok := m.items[key]
+	ent, ok := m.lru.get(key)
 	if !ok {
 		return nil, false, false
 	}
-	m.ll.MoveToFront(e)
-	ent := e.Value.(*memEntry)
 	wasReadAhead, ent.readAhead = ent.readAhead, false
 	return ent.data, wasReadAhead, true
 }
@@ -53,66 +126,35 @@ func (m *memTier) get(key string) (data []byte, wasReadAhead, ok bool) {
 func (m *memTier) contains(key string) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	_, ok := m.items[key]
-	return ok
+	return m.lru.contains(key)
 }
 
-// removeLocked drops e; m.mu must be held.
-func (m *memTier) removeLocked(e *list.Element) {
-	ent := e.Value.(*memEntry)
-	m.ll.Remove(e)
-	delete(m.items, ent.key)
-	if set := m.byName[ent.name]; set != nil {
-		delete(set, e)
-		if len(set) == 0 {
-			delete(m.byName, ent.name)
-		}
-	}
-	m.size -= int64(len(ent.data))
-}
-
-// dropName removes every block of name (of any generation).
 func (m *memTier) dropName(name string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for e := range m.byName[name] {
-		m.removeLocked(e)
-	}
-	m.onSize(m.size)
+	m.lru.dropName(name)
+	m.onSize(m.lru.size)
 }
 
 func (m *memTier) put(name, key string, data []byte, readAhead bool) {
-	if int64(len(data)) > m.max {
+	if int64(len(data)) > m.lru.max {
 		return
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if e, ok := m.items[key]; ok {
-		m.ll.MoveToFront(e)
+	if _, ok := m.lru.get(key); ok {
 		return
 	}
-	e := m.ll.PushFront(&memEntry{name: name, key: key, data: data, readAhead: readAhead})
-	m.items[key] = e
-	if m.byName[name] == nil {
-		m.byName[name] = map[*list.Element]struct{}{}
+	if evicted := m.lru.add(&lruEntry{name: name, key: key, size: int64(len(data)), data: data, readAhead: readAhead}); len(evicted) > 0 {
+		m.onEvict(len(evicted))
 	}
-	m.byName[name][e] = struct{}{}
-	m.size += int64(len(data))
-	evicted := 0
-	for m.size > m.max {
-		m.removeLocked(m.ll.Back())
-		evicted++
-	}
-	if evicted > 0 {
-		m.onEvict(evicted)
-	}
-	m.onSize(m.size)
+	m.onSize(m.lru.size)
 }
 
 func (m *memTier) bytes() int64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.size
+	return m.lru.size
 }
 
 // diskTier keeps blocks as files under dir, each a CRC-32 of the block
@@ -121,19 +163,9 @@ func (m *memTier) bytes() int64 {
 type diskTier struct {
 	dir     string
 	mu      sync.Mutex
-	max     int64
-	size    int64
-	ll      *list.List // values *diskEntry
-	items   map[string]*list.Element
-	byName  map[string]map[*list.Element]struct{}
+	lru     lru
 	onEvict func(n int)
 	onSize  func(size int64)
-}
-
-type diskEntry struct {
-	name string
-	key  string
-	size int64
 }
 
 func newDiskTier(dir string, max int64, onEvict func(int), onSize func(int64)) (*diskTier, error) {
@@ -143,7 +175,7 @@ func newDiskTier(dir string, max int64, onEvict func(int), onSize func(int64)) (
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	return &diskTier{dir: dir, max: max, ll: list.New(), items: map[string]*list.Element{}, byName: map[string]map[*list.Element]struct{}{}, onEvict: onEvict, onSize: onSize}, nil
+	return &diskTier{dir: dir, lru: newLRU(max), onEvict: onEvict, onSize: onSize}, nil
 }
 
 func (d *diskTier) path(key string) string {
@@ -152,13 +184,17 @@ func (d *diskTier) path(key string) string {
 	return filepath.Join(d.dir, h[:2], h)
 }
 
+// removeFiles deletes the files of removed entries.
+func (d *diskTier) removeFiles(removed []*lruEntry) {
+	for _, ent := range removed {
+		os.Remove(d.path(ent.key))
+	}
+}
+
 // get reads a block; a missing or corrupt file is a miss and is forgotten.
 func (d *diskTier) get(key string) ([]byte, bool) {
 	d.mu.Lock()
-	e, ok := d.items[key]
-	if ok {
-		d.ll.MoveToFront(e)
-	}
+	_, ok := d.lru.get(key)
 	d.mu.Unlock()
 	if !ok {
 		return nil, false
@@ -170,53 +206,31 @@ func (d *diskTier) get(key string) ([]byte, bool) {
 			return data, true
 		}
 	}
-	d.remove(key)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if ent, ok := d.lru.removeKey(key); ok {
+		d.removeFiles([]*lruEntry{ent})
+		d.onSize(d.lru.size)
+	}
 	return nil, false
 }
 
-func (d *diskTier) remove(key string) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if e, ok := d.items[key]; ok {
-		d.removeLocked(e)
-		d.onSize(d.size)
-	}
-}
-
-// removeLocked drops e and its file; d.mu must be held.
-func (d *diskTier) removeLocked(e *list.Element) {
-	ent := e.Value.(*diskEntry)
-	d.ll.Remove(e)
-	delete(d.items, ent.key)
-	if set := d.byName[ent.name]; set != nil {
-		delete(set, e)
-		if len(set) == 0 {
-			delete(d.byName, ent.name)
-		}
-	}
-	d.size -= ent.size
-	os.Remove(d.path(ent.key))
-}
-
-// dropName removes every block of name (of any generation).
 func (d *diskTier) dropName(name string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for e := range d.byName[name] {
-		d.removeLocked(e)
-	}
-	d.onSize(d.size)
+	d.removeFiles(d.lru.dropName(name))
+	d.onSize(d.lru.size)
 }
 
 // put writes a block through a temporary file and a rename. Failures are
 // ignored: the disk tier is only an optimisation.
 func (d *diskTier) put(name, key string, data []byte) {
 	size := int64(len(data)) + 4
-	if size > d.max {
+	if size > d.lru.max {
 		return
 	}
 	d.mu.Lock()
-	_, ok := d.items[key]
+	ok := d.lru.contains(key)
 	d.mu.Unlock()
 	if ok {
 		return
@@ -240,7 +254,7 @@ func (d *diskTier) put(name, key string, data []byte) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if _, ok := d.items[key]; ok {
+	if d.lru.contains(key) {
 		os.Remove(f.Name())
 		return
 	}
@@ -248,26 +262,15 @@ func (d *diskTier) put(name, key string, data []byte) {
 		os.Remove(f.Name())
 		return
 	}
-	e := d.ll.PushFront(&diskEntry{name: name, key: key, size: size})
-	d.items[key] = e
-	if d.byName[name] == nil {
-		d.byName[name] = map[*list.Element]struct{}{}
+	if evicted := d.lru.add(&lruEntry{name: name, key: key, size: size}); len(evicted) > 0 {
+		d.removeFiles(evicted)
+		d.onEvict(len(evicted))
 	}
-	d.byName[name][e] = struct{}{}
-	d.size += size
-	evicted := 0
-	for d.size > d.max {
-		d.removeLocked(d.ll.Back())
-		evicted++
-	}
-	if evicted > 0 {
-		d.onEvict(evicted)
-	}
-	d.onSize(d.size)
+	d.onSize(d.lru.size)
 }
 
 func (d *diskTier) bytes() int64 {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.size
+	return d.lru.size
 }
