@@ -75,20 +75,6 @@ func newCache(t *testing.T, b bucket.Bucket, cfg Config) (*Bucket, *prometheus.R
 	return c, reg
 }
 
-func readRange(t *testing.T, b bucket.Bucket, name string, off, length int64) []byte {
-	t.Helper()
-	rc, err := b.GetRange(context.Background(), name, off, length)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	data, err := io.ReadAll(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
-}
-
 func randomBytes(n int) []byte {
 	data := make([]byte, n)
 	rand.New(rand.NewSource(int64(n))).Read(data)
@@ -141,32 +127,32 @@ func TestHits(t *testing.T) {
 	data := randomBytes(1000)
 	upload(t, c, "obj", data)
 
-	if got := readRange(t, c, "obj", 10, 200); !bytes.Equal(got, data[10:210]) {
+	if got := buckettest.ReadRange(t, c, "obj", 10, 200); !bytes.Equal(got, data[10:210]) {
 		t.Fatal("first read: wrong bytes")
 	}
 	if n := under.gets.Load(); n != 1 {
 		t.Fatalf("first read made %d requests, want 1 (one run of missing blocks)", n)
 	}
-	if got := readRange(t, c, "obj", 10, 200); !bytes.Equal(got, data[10:210]) {
+	if got := buckettest.ReadRange(t, c, "obj", 10, 200); !bytes.Equal(got, data[10:210]) {
 		t.Fatal("second read: wrong bytes")
 	}
 	// A sub-range of cached blocks, and a range partly cached.
-	if got := readRange(t, c, "obj", 70, 50); !bytes.Equal(got, data[70:120]) {
+	if got := buckettest.ReadRange(t, c, "obj", 70, 50); !bytes.Equal(got, data[70:120]) {
 		t.Fatal("sub-range: wrong bytes")
 	}
 	if n := under.gets.Load(); n != 1 {
 		t.Fatalf("cached reads made %d requests, want 1 in all", n)
 	}
-	if got := readRange(t, c, "obj", 100, -1); !bytes.Equal(got, data[100:]) {
+	if got := buckettest.ReadRange(t, c, "obj", 100, -1); !bytes.Equal(got, data[100:]) {
 		t.Fatal("tail: wrong bytes")
 	}
 	if n := under.gets.Load(); n != 2 {
 		t.Fatalf("tail read made %d requests in all, want 2", n)
 	}
-	if got := readRange(t, c, "obj", 0, -1); !bytes.Equal(got, data) {
+	if got := buckettest.ReadRange(t, c, "obj", 0, -1); !bytes.Equal(got, data) {
 		t.Fatal("whole: wrong bytes")
 	}
-	if got := readRange(t, c, "obj", 990, math.MaxInt64); !bytes.Equal(got, data[990:]) {
+	if got := buckettest.ReadRange(t, c, "obj", 990, math.MaxInt64); !bytes.Equal(got, data[990:]) {
 		t.Fatal("huge length: wrong bytes")
 	}
 	if n := under.gets.Load(); n != 2 {
@@ -232,7 +218,7 @@ func TestMemoryBound(t *testing.T) {
 	upload(t, c, "big", data)
 	const chunk = 100 << 10 // unaligned to blocks on purpose
 	for off := 0; off < len(data); off += chunk {
-		got := readRange(t, c, "big", int64(off), chunk)
+		got := buckettest.ReadRange(t, c, "big", int64(off), chunk)
 		if !bytes.Equal(got, data[off:min(off+chunk, len(data))]) {
 			t.Fatalf("wrong bytes at %d", off)
 		}
@@ -240,7 +226,7 @@ func TestMemoryBound(t *testing.T) {
 			t.Fatalf("memory tier holds %d bytes, bound %d", m, mib)
 		}
 	}
-	if got := readRange(t, c, "big", 0, -1); !bytes.Equal(got, data) {
+	if got := buckettest.ReadRange(t, c, "big", 0, -1); !bytes.Equal(got, data) {
 		t.Fatal("whole object: wrong bytes")
 	}
 	if m := c.MemoryBytes(); m > mib {
@@ -260,7 +246,7 @@ func TestDiskTier(t *testing.T) {
 	upload(t, c, "obj", data)
 	// Fill: 100 blocks through a 4-block memory and 40-block disk tier.
 	for off := 0; off < len(data); off += blk {
-		if got := readRange(t, c, "obj", int64(off), blk); !bytes.Equal(got, data[off:off+blk]) {
+		if got := buckettest.ReadRange(t, c, "obj", int64(off), blk); !bytes.Equal(got, data[off:off+blk]) {
 			t.Fatalf("wrong bytes at %d", off)
 		}
 		if d := c.DiskBytes(); d > 40*(blk+4) {
@@ -280,7 +266,7 @@ func TestDiskTier(t *testing.T) {
 	// The last 40 blocks are on disk; the last 4 also in memory.
 	before := under.gets.Load()
 	off := 70 * blk
-	if got := readRange(t, c, "obj", int64(off), 10*blk); !bytes.Equal(got, data[off:off+10*blk]) {
+	if got := buckettest.ReadRange(t, c, "obj", int64(off), 10*blk); !bytes.Equal(got, data[off:off+10*blk]) {
 		t.Fatal("wrong bytes from disk")
 	}
 	if under.gets.Load() != before {
@@ -298,7 +284,7 @@ func TestDiskTier(t *testing.T) {
 		return nil
 	})
 	off = 60 * blk
-	if got := readRange(t, c, "obj", int64(off), 5*blk); !bytes.Equal(got, data[off:off+5*blk]) {
+	if got := buckettest.ReadRange(t, c, "obj", int64(off), 5*blk); !bytes.Equal(got, data[off:off+5*blk]) {
 		t.Fatal("wrong bytes after corrupting the disk tier")
 	}
 	if under.gets.Load() == before {
@@ -313,7 +299,7 @@ func TestReadAhead(t *testing.T) {
 	data := randomBytes(64 * blk)
 	upload(t, c, "obj", data)
 	for off := 0; off < len(data); off += blk {
-		if got := readRange(t, c, "obj", int64(off), blk); !bytes.Equal(got, data[off:off+blk]) {
+		if got := buckettest.ReadRange(t, c, "obj", int64(off), blk); !bytes.Equal(got, data[off:off+blk]) {
 			t.Fatalf("wrong bytes at %d", off)
 		}
 		// Give read-ahead a moment now and then, like a reader doing work.
@@ -336,7 +322,7 @@ func TestReadAhead(t *testing.T) {
 	before := value(c.m.readAhead)
 	upload(t, c, "rand", data)
 	for _, b := range []int64{40, 3, 20, 9} {
-		readRange(t, c, "rand", b*blk, blk)
+		buckettest.ReadRange(t, c, "rand", b*blk, blk)
 	}
 	time.Sleep(20 * time.Millisecond)
 	if value(c.m.readAhead) != before {
@@ -350,7 +336,7 @@ func TestInvalidation(t *testing.T) {
 	c, _ := newCache(t, under, Config{MemoryBytes: 1 << 20, BlockSize: 64, DiskDir: dir, DiskBytes: 1 << 20})
 	ctx := context.Background()
 	upload(t, c, "obj", bytes.Repeat([]byte("a"), 500))
-	if got := readRange(t, c, "obj", 0, -1); string(got) != strings.Repeat("a", 500) {
+	if got := buckettest.ReadRange(t, c, "obj", 0, -1); string(got) != strings.Repeat("a", 500) {
 		t.Fatal("first version")
 	}
 	upload(t, c, "obj", bytes.Repeat([]byte("b"), 300))
@@ -360,10 +346,10 @@ func TestInvalidation(t *testing.T) {
 	if a, err := c.Attributes(ctx, "obj"); err != nil || a.Size != 300 {
 		t.Fatalf("attributes after overwrite: %+v %v", a, err)
 	}
-	if got := readRange(t, c, "obj", 0, -1); string(got) != strings.Repeat("b", 300) {
+	if got := buckettest.ReadRange(t, c, "obj", 0, -1); string(got) != strings.Repeat("b", 300) {
 		t.Fatalf("after overwrite: %q", got)
 	}
-	if got := readRange(t, c, "obj", 100, 50); string(got) != strings.Repeat("b", 50) {
+	if got := buckettest.ReadRange(t, c, "obj", 100, 50); string(got) != strings.Repeat("b", 50) {
 		t.Fatalf("range after overwrite: %q", got)
 	}
 	if err := c.Delete(ctx, "obj"); err != nil {
@@ -388,8 +374,8 @@ func TestCloseStopsReadAhead(t *testing.T) {
 	}
 	// Two sequential reads start read-ahead of blocks 2..9, which blocks
 	// on the slow bucket until Close cancels it.
-	readRange(t, c, "obj", 0, 64)
-	readRange(t, c, "obj", 64, 64)
+	buckettest.ReadRange(t, c, "obj", 0, 64)
+	buckettest.ReadRange(t, c, "obj", 64, 64)
 	for i := 0; c.running.Load() == 0; i++ {
 		if i == 500 {
 			t.Fatal("no read-ahead goroutine running")
@@ -432,7 +418,7 @@ func TestSharedFetchCancelled(t *testing.T) {
 		errA <- err
 	}()
 	time.Sleep(5 * time.Millisecond)
-	if got := readRange(t, c, "obj", 0, 64); !bytes.Equal(got, data) {
+	if got := buckettest.ReadRange(t, c, "obj", 0, 64); !bytes.Equal(got, data) {
 		t.Fatal("B: wrong bytes")
 	}
 	if err := <-errA; err == nil {
@@ -444,14 +430,14 @@ func TestChangedBehindCache(t *testing.T) {
 	mem := bucket.NewMemory()
 	c, _ := newCache(t, mem, Config{MemoryBytes: 1 << 20, BlockSize: 64, ReadAhead: -1})
 	upload(t, c, "obj", bytes.Repeat([]byte("a"), 100))
-	readRange(t, c, "obj", 0, 10) // caches attributes and block 0
+	buckettest.ReadRange(t, c, "obj", 0, 10) // caches attributes and block 0
 	upload(t, mem, "obj", bytes.Repeat([]byte("b"), 50))
 	// Block 1 is fetched against stale attributes: a size mismatch that
 	// must fall back to the bucket and invalidate.
-	if got := readRange(t, c, "obj", 60, 40); len(got) != 0 {
+	if got := buckettest.ReadRange(t, c, "obj", 60, 40); len(got) != 0 {
 		t.Fatalf("read past the new end: %q", got)
 	}
-	if got := readRange(t, c, "obj", 0, -1); string(got) != strings.Repeat("b", 50) {
+	if got := buckettest.ReadRange(t, c, "obj", 0, -1); string(got) != strings.Repeat("b", 50) {
 		t.Fatalf("after invalidation: %q", got)
 	}
 }

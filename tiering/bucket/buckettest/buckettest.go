@@ -23,18 +23,6 @@ func AcceptanceTest(t *testing.T, b bucket.Bucket) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
-	read := func(rc io.ReadCloser, err error) []byte {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rc.Close()
-		data, err := io.ReadAll(rc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return data
-	}
 	list := func(prefix string) []string {
 		t.Helper()
 		var names []string
@@ -70,7 +58,7 @@ func AcceptanceTest(t *testing.T, b bucket.Bucket) {
 	if err := b.Upload(ctx, "dir/sub/obj", bytes.NewReader(payload)); err != nil {
 		t.Fatal(err)
 	}
-	if got := read(b.Get(ctx, "dir/sub/obj")); !bytes.Equal(got, payload) {
+	if got := ReadRange(t, b, "dir/sub/obj", 0, -1); !bytes.Equal(got, payload) {
 		t.Fatalf("get returned %d bytes, want %d", len(got), len(payload))
 	}
 	for _, r := range []struct{ off, length int64 }{{0, 10}, {5, 3}, {9990, 10}, {9995, 100}, {100, -1}, {10000, 5}, {0, 0}} {
@@ -79,7 +67,7 @@ func AcceptanceTest(t *testing.T, b bucket.Bucket) {
 			end = min(end, r.off+r.length)
 		}
 		want := payload[min(r.off, int64(len(payload))):end]
-		if got := read(b.GetRange(ctx, "dir/sub/obj", r.off, r.length)); !bytes.Equal(got, want) {
+		if got := ReadRange(t, b, "dir/sub/obj", r.off, r.length); !bytes.Equal(got, want) {
 			t.Fatalf("range %d+%d: got %d bytes, want %d", r.off, r.length, len(got), len(want))
 		}
 	}
@@ -105,7 +93,7 @@ func AcceptanceTest(t *testing.T, b bucket.Bucket) {
 	if err := b.Upload(ctx, "dir/sub/obj", strings.NewReader("short")); err != nil {
 		t.Fatal(err)
 	}
-	if got := read(b.Get(ctx, "dir/sub/obj")); string(got) != "short" {
+	if got := ReadRange(t, b, "dir/sub/obj", 0, -1); string(got) != "short" {
 		t.Fatalf("after overwrite: %q", got)
 	}
 	if err := b.Upload(ctx, "empty", bytes.NewReader(nil)); err != nil {
@@ -206,6 +194,22 @@ func AcceptanceTest(t *testing.T, b bucket.Bucket) {
 	if names := list(""); len(names) != 0 {
 		t.Fatalf("after deleting everything: %v", names)
 	}
+}
+
+// ReadRange reads length bytes of name from off (-1: to the end), failing
+// the test on any error.
+func ReadRange(t testing.TB, b bucket.Bucket, name string, off, length int64) []byte {
+	t.Helper()
+	rc, err := b.GetRange(context.Background(), name, off, length)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
 
 type errReader struct{}
