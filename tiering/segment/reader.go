@@ -116,9 +116,9 @@ func Open(r io.ReaderAt, size int64) (rd *Reader, err error) {
 	return rd, nil
 }
 
-// Partition describes one partition of an opened segment, from the row
-// group statistics.
-type Partition struct {
+// PartitionIndex describes one partition of a segment, from the row group
+// statistics.
+type PartitionIndex struct {
 	TopicID      [16]byte
 	Partition    int32
 	FirstOffset  int64
@@ -130,10 +130,10 @@ type Partition struct {
 }
 
 // Partitions lists the segment's partitions sorted by (topic ID, partition).
-func (r *Reader) Partitions() []Partition {
-	var out []Partition
+func (r *Reader) Partitions() []PartitionIndex {
+	var out []PartitionIndex
 	for k, groups := range r.parts {
-		p := Partition{TopicID: k.topicID, Partition: k.partition,
+		p := PartitionIndex{TopicID: k.topicID, Partition: k.partition,
 			FirstOffset: groups[0].minOffset, LastOffset: groups[len(groups)-1].maxOffset,
 			MinTimestamp: groups[0].minTimestamp, MaxTimestamp: groups[0].maxTimestamp}
 		for _, g := range groups {

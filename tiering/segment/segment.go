@@ -118,22 +118,15 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// PartitionSummary describes one partition of a written segment.
+// PartitionSummary describes one partition of a written segment: what a
+// Reader's Partitions reports, plus the write's counts.
 type PartitionSummary struct {
-	TopicID      [16]byte
-	Partition    int32
-	FirstOffset  int64
-	LastOffset   int64
-	MinTimestamp int64
-	MaxTimestamp int64
-	Records      int64
-	Batches      int
+	PartitionIndex
+	Batches int
 	// InputBytes is the size of the batches as given to Write.
 	InputBytes int64
 	// StoredBytes is the compressed size of the partition's column chunks.
 	StoredBytes int64
-	// RowGroups are the indexes of the partition's row groups in the file.
-	RowGroups []int
 }
 
 // Footer summarises a written segment.
@@ -221,8 +214,8 @@ func WriteOptions(w io.Writer, parts []PartitionData, opts Options) (Footer, err
 		if len(p.Batches) == 0 {
 			return Footer{}, fmt.Errorf("segment: partition %x/%d has no batches", p.TopicID, p.Partition)
 		}
-		sum := PartitionSummary{TopicID: p.TopicID, Partition: p.Partition,
-			MinTimestamp: math.MaxInt64, MaxTimestamp: math.MinInt64}
+		sum := PartitionSummary{PartitionIndex: PartitionIndex{TopicID: p.TopicID, Partition: p.Partition,
+			MinTimestamp: math.MaxInt64, MaxTimestamp: math.MinInt64}}
 		next := int64(math.MinInt64)
 		for bi, b := range p.Batches {
 			h, recs, err := batch.Records(b, opts.MaxDecompressed)
