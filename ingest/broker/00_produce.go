@@ -10,7 +10,6 @@ import (
 
 	"github.com/strata-log/strata/ingest/batch"
 	"github.com/strata-log/strata/ingest/partition"
-	"github.com/strata-log/strata/meta"
 )
 
 // Produce is advertised from v0 although only record batches (magic v2,
@@ -123,8 +122,8 @@ func (b *Broker) produce(t *topicInfo, topic string, p int32, records []byte) (*
 	if l == nil {
 		return nil, fmt.Errorf("broker %d does not lead %s/%d: %w", b.cfg.NodeID, topic, p, kerr.NotLeaderForPartition)
 	}
-	if maxBytes := meta.ConfigInt64(t.Configs, "max.message.bytes"); int64(len(records)) > maxBytes {
-		return nil, fmt.Errorf("batch of %d bytes is over max.message.bytes %d: %w", len(records), maxBytes, kerr.MessageTooLarge)
+	if int64(len(records)) > t.maxMessageBytes {
+		return nil, fmt.Errorf("batch of %d bytes is over max.message.bytes %d: %w", len(records), t.maxMessageBytes, kerr.MessageTooLarge)
 	}
 	h, err := batch.Parse(records)
 	if err != nil {
@@ -139,8 +138,7 @@ func (b *Broker) produce(t *topicInfo, topic string, p int32, records []byte) (*
 			return nil, fmt.Errorf("%v: %w", err, kerr.InvalidRecord)
 		}
 	}
-	opts := partition.AppendOptions{LogAppendTime: t.Configs["message.timestamp.type"] == "LogAppendTime"}
-	pend, err := l.Append(records, h, opts)
+	pend, err := l.Append(records, h, t.appendOpts)
 	if err == nil && !pend.Duplicate {
 		b.metrics.producedBytes.Add(float64(len(records)))
 		b.metrics.producedRecs.Add(float64(h.RecordCount))

@@ -19,6 +19,18 @@ type topicCache struct {
 type topicInfo struct {
 	meta.Topic
 	parts []meta.PartitionState // by partition index
+
+	// Configs the produce path reads, parsed once per cache rebuild.
+	maxMessageBytes int64
+	appendOpts      partition.AppendOptions
+}
+
+func newTopicInfo(t meta.Topic) *topicInfo {
+	return &topicInfo{
+		Topic:           t,
+		maxMessageBytes: meta.ConfigInt64(t.Configs, "max.message.bytes"),
+		appendOpts:      partition.AppendOptions{LogAppendTime: meta.ConfigValue(t.Configs, "message.timestamp.type") == "LogAppendTime"},
+	}
 }
 
 func (t *topicInfo) partID(p int32) partition.ID { return partition.ID{Topic: t.ID, Partition: p} }
@@ -108,7 +120,7 @@ func (b *Broker) applyTopics(ctx context.Context, topics []meta.Topic) error {
 	next := &topicCache{byName: map[string]*topicInfo{}, byID: map[[16]byte]*topicInfo{}}
 	var firstErr error
 	for _, t := range topics {
-		info := &topicInfo{Topic: t}
+		info := newTopicInfo(t)
 		var prev *topicInfo
 		if old != nil {
 			prev = old.byID[t.ID]
