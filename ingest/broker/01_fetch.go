@@ -35,15 +35,9 @@ func handleFetch(b *Broker, r *request) kmsg.Response {
 			if r.conn.ctx.Err() != nil {
 				return nil
 			}
-			return b.fetchAgain(req)
+			return resp // nothing changed while waiting
 		}
 	}
-}
-
-// fetchAgain builds the final response once the wait is over.
-func (b *Broker) fetchAgain(req *kmsg.FetchRequest) kmsg.Response {
-	resp, _, _ := b.fetchOnce(req)
-	return resp
 }
 
 // fetchOnce reads every requested partition once. It returns the response,
