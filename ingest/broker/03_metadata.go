@@ -18,7 +18,7 @@ func handleMetadata(b *Broker, r *request) kmsg.Response {
 	ctx, cancel := context.WithTimeout(r.conn.ctx, adminTimeout)
 	defer cancel()
 
-	brokers, err := b.meta.Brokers(ctx)
+	brokers, err := b.brokers(ctx)
 	if err != nil {
 		b.log.Warn("metadata: list brokers", "err", err)
 	}

@@ -13,7 +13,7 @@ func handleDescribeCluster(b *Broker, r *request) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.DescribeClusterResponse)
 	ctx, cancel := context.WithTimeout(r.conn.ctx, adminTimeout)
 	defer cancel()
-	brokers, err := b.meta.Brokers(ctx)
+	brokers, err := b.brokers(ctx)
 	if err != nil {
 		b.log.Warn("describe cluster: list brokers", "err", err)
 	}

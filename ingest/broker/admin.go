@@ -42,7 +42,7 @@ func (b *Broker) createTopic(ctx context.Context, name string, partitions int32,
 	if b.topic(name) != nil {
 		return meta.Topic{}, fmt.Errorf("topic %q: %w", name, kerr.TopicAlreadyExists)
 	}
-	brokers, err := b.meta.Brokers(ctx)
+	brokers, err := b.brokers(ctx)
 	if err != nil || len(brokers) == 0 {
 		return meta.Topic{}, fmt.Errorf("topic %q: no live brokers to lead it (%v): %w", name, err, kerr.BrokerNotAvailable)
 	}

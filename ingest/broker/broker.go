@@ -144,6 +144,7 @@ type Broker struct {
 	groups  *group.Coordinator
 	metrics *metrics
 	pids    producerIDs
+	live    liveBrokers
 
 	clusterID  string
 	advertised hostPort

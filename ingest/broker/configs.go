@@ -226,7 +226,7 @@ func (b *Broker) createPartitions(ctx context.Context, name string, count int32,
 	if validateOnly {
 		return nil
 	}
-	brokers, err := b.meta.Brokers(ctx)
+	brokers, err := b.brokers(ctx)
 	if err != nil || len(brokers) == 0 {
 		return fmt.Errorf("topic %q: no live brokers (%v): %w", name, err, kerr.BrokerNotAvailable)
 	}
