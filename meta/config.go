@@ -97,12 +97,16 @@ var configDefs = []ConfigDef{
 	{
 		// Kafka's default is 1073741824 (1 GiB); Strata uses 64 MiB.
 		Name: ConfigSegmentBytes, Default: "67108864", Type: ConfigTypeInt,
-		Doc:      "Segment size at which a partition's log rolls (Strata default 64 MiB).",
+		Doc:      "Untiered bytes at which a partition's WAL data is sealed into object storage (Strata default 64 MiB).",
 		Validate: intAtLeast(14),
 	},
 	{
-		Name: ConfigSegmentMs, Default: "604800000", Type: ConfigTypeLong,
-		Doc:      "Time after which a partition's log rolls even if the segment is not full.",
+		// Kafka's default is 604800000 (7 days). In Strata a roll seals the
+		// data into object storage, which a broker's disk waits for: one
+		// minute keeps the WAL short and costs one PUT per broker a minute
+		// on an idle cluster.
+		Name: ConfigSegmentMs, Default: "60000", Type: ConfigTypeLong,
+		Doc:      "Longest time acknowledged data stays only in the WAL before it is sealed into object storage (Strata default 1 minute).",
 		Validate: longAtLeast(1),
 	},
 }

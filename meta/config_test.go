@@ -112,7 +112,7 @@ func TestTopicConfigDefs(t *testing.T) {
 		"retention.bytes":        "-1",
 		"retention.ms":           "-1",
 		"segment.bytes":          "67108864",
-		"segment.ms":             "604800000",
+		"segment.ms":             "60000",
 	}
 	if len(defs) != len(want) {
 		t.Fatalf("%d defs, want %d", len(defs), len(want))
@@ -151,7 +151,7 @@ func TestConfigAccessors(t *testing.T) {
 		"retention.ms":        5000,
 		"segment.bytes":       1024,
 		"retention.bytes":     -1,
-		"segment.ms":          604800000,
+		"segment.ms":          60000,
 		"min.insync.replicas": 2,
 		"cleanup.policy":      0, // not numeric
 		"unknown":             0,

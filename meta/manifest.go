@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
+	"strings"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -30,6 +32,9 @@ type SegmentRef struct {
 // that hold its offsets, in offset order and without overlap. Only what
 // a manifest names is served; an object no manifest names is garbage.
 type Manifest struct {
+	// LogStart is the partition's log start offset: retention and
+	// DeleteRecords move it up; segments wholly below it are dropped.
+	LogStart int64        `json:"logStart,omitempty"`
 	Segments []SegmentRef `json:"segments"`
 	// Revision is the etcd revision the manifest was read at (its key's
 	// ModRevision; 0 when the partition has none yet). A commit succeeds
@@ -37,16 +42,20 @@ type Manifest struct {
 	Revision int64 `json:"-"`
 }
 
-// EndOffset is the offset after the last tiered one (0 when empty).
+// EndOffset is the offset after the last tiered one, at least LogStart:
+// everything below it is either in a segment or deleted.
 func (m *Manifest) EndOffset() int64 {
 	if len(m.Segments) == 0 {
-		return 0
+		return m.LogStart
 	}
-	return m.Segments[len(m.Segments)-1].LastOffset + 1
+	return max(m.LogStart, m.Segments[len(m.Segments)-1].LastOffset+1)
 }
 
 // validate checks that the segments are ordered and do not overlap.
 func (m *Manifest) validate() error {
+	if m.LogStart < 0 {
+		return fmt.Errorf("log start %d is negative", m.LogStart)
+	}
 	for i, s := range m.Segments {
 		if s.Object == "" || s.LastOffset < s.FirstOffset {
 			return fmt.Errorf("segment %d (%q, offsets %d-%d) is malformed", i, s.Object, s.FirstOffset, s.LastOffset)
@@ -81,6 +90,46 @@ func (s *Store) Manifest(ctx context.Context, topicID [16]byte, partition int32)
 	}
 	m.Revision = resp.Kvs[0].ModRevision
 	return m, nil
+}
+
+// PartitionManifest is one partition's manifest, as Manifests lists them.
+type PartitionManifest struct {
+	TopicID   [16]byte
+	Partition int32
+	Manifest
+}
+
+// Manifests reads every partition's manifest, sorted by topic id and
+// partition.
+func (s *Store) Manifests(ctx context.Context) ([]PartitionManifest, error) {
+	prefix := s.prefix + "/manifests/"
+	resp, err := s.cli.Get(ctx, prefix, clientv3.WithPrefix(), clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend))
+	if err != nil {
+		return nil, fmt.Errorf("list manifests: %w", err)
+	}
+	out := make([]PartitionManifest, 0, len(resp.Kvs))
+	for _, kv := range resp.Kvs {
+		key := strings.TrimPrefix(string(kv.Key), prefix)
+		topic, part, ok := strings.Cut(key, "/")
+		id, err := parseTopicID(topic)
+		p, perr := strconv.ParseInt(part, 10, 32)
+		if !ok || err != nil || perr != nil {
+			return nil, fmt.Errorf("list manifests: malformed key %q", kv.Key)
+		}
+		pm := PartitionManifest{TopicID: id, Partition: int32(p)}
+		if err := json.Unmarshal(kv.Value, &pm.Manifest); err != nil {
+			return nil, fmt.Errorf("decode manifest %s: %w", key, err)
+		}
+		pm.Revision = kv.ModRevision
+		out = append(out, pm)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].TopicID != out[j].TopicID {
+			return string(out[i].TopicID[:]) < string(out[j].TopicID[:])
+		}
+		return out[i].Partition < out[j].Partition
+	})
+	return out, nil
 }
 
 // ManifestUpdate replaces one partition's manifest, read at

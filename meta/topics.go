@@ -90,6 +90,16 @@ func decodeTopic(b []byte) (Topic, error) {
 func (s *Store) topicsPrefix() string        { return s.prefix + "/topics/" }
 func (s *Store) topicKey(name string) string { return s.topicsPrefix() + name }
 func topicIDHex(id [16]byte) string          { return hex.EncodeToString(id[:]) }
+
+func parseTopicID(s string) ([16]byte, error) {
+	var id [16]byte
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != len(id) {
+		return id, fmt.Errorf("malformed topic id %q", s)
+	}
+	copy(id[:], b)
+	return id, nil
+}
 func (s *Store) partitionsPrefix(id [16]byte) string {
 	return s.prefix + "/partitions/" + topicIDHex(id) + "/"
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -61,14 +62,13 @@ func (o *objectFlags) validate(cmd *cobra.Command) error {
 // open connects to the object store, failing when it cannot be used (a
 // missing bucket, refused credentials), and returns it with its metrics
 // and prefix, and a description for the ready line. dataDir is where
-// "strata dev" keeps its default store; a broker given no store gets nil
-// (until tiering lands, brokers keep everything in their WAL).
+// "strata dev" keeps its default store; "strata broker" must be given one.
 func (o *objectFlags) open(ctx context.Context, dataDir string, reg prometheus.Registerer) (bucket.Bucket, string, error) {
 	var b bucket.Bucket
 	var desc string
 	switch {
 	case o.endpoint == "" && o.dir == "" && dataDir == "":
-		return nil, "none", nil
+		return nil, "", errors.New("an object store is required: set --s3-endpoint and --s3-bucket (MinIO, S3), or --object-store-dir for a shared directory")
 	case o.endpoint != "":
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()

@@ -21,6 +21,7 @@ import (
 
 	"github.com/strata-log/strata/ingest/broker"
 	"github.com/strata-log/strata/meta"
+	"github.com/strata-log/strata/tiering"
 )
 
 // serverFlags are the settings shared by "strata dev" and "strata broker".
@@ -41,11 +42,13 @@ type serverFlags struct {
 	logFormat       string
 	dev             bool
 	objects         objectFlags
+	tier            tierFlags
 }
 
 func (f *serverFlags) register(cmd *cobra.Command, dev bool) {
 	f.dev = dev
 	f.objects.register(cmd, dev)
+	f.tier.register(cmd)
 	fs := cmd.Flags()
 	defDir := "strata-data"
 	if !dev {
@@ -110,6 +113,9 @@ func (f *serverFlags) validate(cmd *cobra.Command) error {
 	if f.sessionTTL < 2*time.Second {
 		return bad("session-ttl", "%s: must be at least 2s (etcd's shortest lease)", f.sessionTTL)
 	}
+	if err := f.tier.validate(cmd); err != nil {
+		return err
+	}
 	return f.objects.validate(cmd)
 }
 
@@ -137,6 +143,7 @@ func (f *serverFlags) brokerConfig(log *slog.Logger, reg prometheus.Registerer) 
 		MaxRequestBytes:   f.maxRequestBytes,
 		WALSegmentBytes:   f.walSegmentBytes,
 		WALNoSync:         f.walNoSync,
+		WALMaxBytes:       f.tier.walMaxBytes,
 		SessionTTL:        f.sessionTTL,
 		Logger:            log,
 		Registerer:        reg,
@@ -168,16 +175,38 @@ func runBroker(ctx context.Context, out io.Writer, f *serverFlags, log *slog.Log
 	if err != nil {
 		return err
 	}
-	if objects != nil {
-		defer objects.Close()
+	defer objects.Close()
+	cached, err := f.tier.openCache(objects, f.dataDir, reg)
+	if err != nil {
+		return err
 	}
+	defer cached.Close()
+
 	startCtx, cancel := context.WithTimeout(ctx, 2*f.sessionTTL+30*time.Second)
+	defer cancel()
+	src := &brokerSource{}
+	tierer, err := tiering.New(startCtx, f.tier.tieringConfig(log, reg), src, store, cached)
+	if err != nil {
+		return err
+	}
+	defer tierer.Close()
+	cfg.Cold = coldStore{tierer}
 	b, err := startBroker(startCtx, cfg, store, log)
-	cancel()
 	if err != nil {
 		return err
 	}
 	defer b.Close()
+	src.b = b
+	tierCtx, stopTiering := context.WithCancel(context.Background())
+	tierDone := make(chan struct{})
+	go func() {
+		defer close(tierDone)
+		tierer.Run(tierCtx)
+	}()
+	defer func() {
+		stopTiering()
+		<-tierDone
+	}()
 
 	var httpLn net.Listener
 	var srv *http.Server
@@ -216,6 +245,8 @@ func runBroker(ctx context.Context, out io.Writer, f *serverFlags, log *slog.Log
 		srv.Shutdown(shut)
 		cancel()
 	}
+	stopTiering()
+	<-tierDone
 	return b.Close()
 }
 

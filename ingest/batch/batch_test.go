@@ -169,3 +169,22 @@ func TestXerialSnappy(t *testing.T) {
 		t.Fatalf("truncated xerial: %v", err)
 	}
 }
+
+// TestBuildLastOffsetDelta checks that Build keeps a header's last offset
+// delta past the records' (as compaction needs) and otherwise computes it.
+func TestBuildLastOffsetDelta(t *testing.T) {
+	recs := []kmsg.Record{{OffsetDelta: 0, Value: []byte("a")}, {OffsetDelta: 2, Value: []byte("c")}}
+	for _, tc := range []struct{ in, want int32 }{{0, 2}, {1, 2}, {-1, 2}, {2, 2}, {7, 7}} {
+		raw, err := Build(Header{LastOffsetDelta: tc.in, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1}, recs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, got, err := Records(raw, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.LastOffsetDelta != tc.want || h.RecordCount != 2 || len(got) != 2 || got[1].OffsetDelta != 2 {
+			t.Errorf("header last offset delta %d: got %d (want %d), %d records", tc.in, h.LastOffsetDelta, tc.want, h.RecordCount)
+		}
+	}
+}

@@ -63,15 +63,21 @@ func (h *Header) Timestamp(r *kmsg.Record) int64 {
 // partition leader epoch, attributes (codec and timestamp type), first
 // timestamp and producer fields; the records' offset and timestamp deltas
 // are relative to h.BaseOffset and h.FirstTimestamp. Build computes the
-// record lengths, last offset delta, record count, max timestamp (unless
-// the batch uses LogAppendTime, which keeps h.MaxTimestamp), batch length
-// and CRC, and compresses the records with h's codec.
+// record lengths, record count, max timestamp (unless the batch uses
+// LogAppendTime, which keeps h.MaxTimestamp), batch length and CRC, and
+// compresses the records with h's codec.
+//
+// The last offset delta is the larger of h.LastOffsetDelta and the records'
+// largest offset delta. A caller that leaves it zero gets the computed one;
+// compaction passes the original batch's, which Kafka keeps when it removes
+// the last records so that the batch's last sequence number, and with it
+// the producer's idempotence state, does not change.
 func Build(h Header, records []kmsg.Record) ([]byte, error) {
 	if len(records) == 0 {
 		return nil, fmt.Errorf("%w: a batch needs at least one record", ErrCorrupt)
 	}
 	var raw []byte
-	maxTS, lastDelta := h.FirstTimestamp, int32(0)
+	maxTS, lastDelta := h.FirstTimestamp, max(h.LastOffsetDelta, 0)
 	for i := range records {
 		r := records[i]
 		r.Length = 0

@@ -122,6 +122,9 @@ func (b *Broker) produce(t *topicInfo, topic string, p int32, records []byte) (*
 	if l == nil {
 		return nil, fmt.Errorf("broker %d does not lead %s/%d: %w", b.cfg.NodeID, topic, p, kerr.NotLeaderForPartition)
 	}
+	if err := b.checkWALRoom(); err != nil {
+		return nil, err
+	}
 	if int64(len(records)) > t.maxMessageBytes {
 		return nil, fmt.Errorf("batch of %d bytes is over max.message.bytes %d: %w", len(records), t.maxMessageBytes, kerr.MessageTooLarge)
 	}
@@ -144,4 +147,25 @@ func (b *Broker) produce(t *topicInfo, topic string, p int32, records []byte) (*
 		b.metrics.producedRecs.Add(float64(h.RecordCount))
 	}
 	return pend, err
+}
+
+// checkWALRoom refuses appends with a retriable error while the WAL holds
+// Config.WALMaxBytes or more: tiering is behind (the object store is down
+// or slow) and the disk must not fill up. Producers retry; appends resume
+// once tiering catches up and releases WAL segments.
+func (b *Broker) checkWALRoom() error {
+	if b.cfg.WALMaxBytes <= 0 {
+		return nil
+	}
+	size := b.wal.Size()
+	if size < b.cfg.WALMaxBytes {
+		return nil
+	}
+	b.metrics.walFull.Inc()
+	if now := time.Now().UnixNano(); now-b.walFullLogged.Load() > int64(10*time.Second) {
+		b.walFullLogged.Store(now)
+		b.log.Warn("refusing produce requests: the WAL is full until tiering catches up (is the object store reachable?)",
+			"wal_bytes", size, "wal_max_bytes", b.cfg.WALMaxBytes)
+	}
+	return fmt.Errorf("the WAL holds %d bytes, the limit is %d, until tiering catches up: %w", size, b.cfg.WALMaxBytes, kerr.KafkaStorageError)
 }

@@ -26,7 +26,7 @@ func handleFetch(b *Broker, r *request) kmsg.Response {
 	wait := time.Duration(max(req.MaxWaitMillis, 0)) * time.Millisecond
 	deadline := time.Now().Add(wait)
 	for {
-		resp, size, changed := b.fetchOnce(req)
+		resp, size, changed := b.fetchOnce(r.conn.ctx, req)
 		remaining := time.Until(deadline)
 		if size >= int(req.MinBytes) || remaining <= 0 || len(changed) == 0 || resp.ErrorCode != 0 {
 			return resp
@@ -44,7 +44,7 @@ func handleFetch(b *Broker, r *request) kmsg.Response {
 // the bytes it holds, and the channels to wait on if that is not enough
 // (taken before reading, so no change in between is missed). A partition
 // with an error makes the fetch return at once.
-func (b *Broker) fetchOnce(req *kmsg.FetchRequest) (*kmsg.FetchResponse, int, []<-chan struct{}) {
+func (b *Broker) fetchOnce(ctx context.Context, req *kmsg.FetchRequest) (*kmsg.FetchResponse, int, []<-chan struct{}) {
 	resp := req.ResponseKind().(*kmsg.FetchResponse)
 	total := int(req.MaxBytes)
 	if req.Version < 3 || total <= 0 {
@@ -65,7 +65,7 @@ func (b *Broker) fetchOnce(req *kmsg.FetchRequest) (*kmsg.FetchResponse, int, []
 				changed = append(changed, l.Changed())
 				limit := min(int(rp.PartitionMaxBytes), total-size)
 				var res partition.ReadResult
-				res, err = l.Read(rp.FetchOffset, max(limit, 0), size == 0)
+				res, err = l.Read(ctx, rp.FetchOffset, max(limit, 0), size == 0)
 				sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = res.HighWatermark, res.HighWatermark, res.LogStart
 				sp.RecordBatches = res.Batches
 				size += len(res.Batches)

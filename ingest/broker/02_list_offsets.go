@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"errors"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -37,7 +38,7 @@ func handleListOffsets(b *Broker, r *request) kmsg.Response {
 				}
 			}
 			if err == nil {
-				sp.Offset, sp.Timestamp, err = listOffset(l, rp.Timestamp)
+				sp.Offset, sp.Timestamp, err = listOffset(r.conn.ctx, l, rp.Timestamp)
 				if r.version == 0 && err == nil && rp.MaxNumOffsets > 0 {
 					sp.OldStyleOffsets = []int64{sp.Offset}
 				}
@@ -50,7 +51,7 @@ func handleListOffsets(b *Broker, r *request) kmsg.Response {
 	return resp
 }
 
-func listOffset(l *partition.Log, ts int64) (offset, timestamp int64, err error) {
+func listOffset(ctx context.Context, l *partition.Log, ts int64) (offset, timestamp int64, err error) {
 	off := l.Offsets()
 	switch ts {
 	case listLatest:
@@ -58,12 +59,12 @@ func listOffset(l *partition.Log, ts int64) (offset, timestamp int64, err error)
 	case listEarliest:
 		return off.LogStart, -1, nil
 	case listMaxTimestamp:
-		offset, timestamp, err = l.MaxTimestamp()
+		offset, timestamp, err = l.MaxTimestamp(ctx)
 	default:
 		if ts < 0 {
 			return -1, -1, kerr.InvalidRequest
 		}
-		offset, timestamp, err = l.OffsetForTimestamp(ts)
+		offset, timestamp, err = l.OffsetForTimestamp(ctx, ts)
 	}
 	if errors.Is(err, partition.ErrNoOffset) {
 		// No record at or after ts: Kafka answers offset -1.

@@ -43,13 +43,20 @@ type Config struct {
 	DefaultPartitions        int32 // num.partitions, default 1
 	DefaultReplicationFactor int16 // default.replication.factor, default 1
 
-	MaxRequestBytes int32         // socket.request.max.bytes, default 100 MiB
-	WALSegmentBytes int64         // default 64 MiB
-	WALNoSync       bool          // skip fsync: never in production
+	MaxRequestBytes int32 // socket.request.max.bytes, default 100 MiB
+	WALSegmentBytes int64 // default 64 MiB
+	WALNoSync       bool  // skip fsync: never in production
+	// WALMaxBytes: while the WAL holds this much (tiering is behind),
+	// produce requests get a retriable KAFKA_STORAGE_ERROR. 0: no limit.
+	WALMaxBytes     int64
 	SessionTTL      time.Duration // etcd lease of the broker registration, default 10s
 	ProducerIDBlock int64         // producer ids taken from etcd at a time, default 1000
 
 	Group group.Config
+
+	// Cold serves tiered data (nil: this broker tiers nothing, and
+	// offsets its manifests say are tiered cannot be read).
+	Cold partition.Cold
 
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
@@ -100,6 +107,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("default replication factor %d: only 1 is supported until quorum replication lands", c.DefaultReplicationFactor)
 	case c.MaxRequestBytes < 1024:
 		return fmt.Errorf("max request bytes %d: must be >= 1024", c.MaxRequestBytes)
+	case c.WALMaxBytes < 0:
+		return fmt.Errorf("wal max bytes %d: must not be negative", c.WALMaxBytes)
 	case c.SessionTTL < time.Second:
 		return fmt.Errorf("session ttl %s: must be >= 1s", c.SessionTTL)
 	}
@@ -157,6 +166,8 @@ type Broker struct {
 	topicsMu      sync.Mutex
 	topicsChanged chan struct{}
 
+	walFullLogged atomic.Int64 // unix ns of the last "WAL full" warning
+
 	ctx     context.Context
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
@@ -200,7 +211,7 @@ func New(ctx context.Context, cfg Config, store *meta.Store) (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open wal: %w", err)
 	}
-	b.parts = partition.NewManager(b.wal, cfg.NodeID)
+	b.parts = partition.NewManager(b.wal, cfg.Cold, cfg.NodeID)
 
 	topics, err := store.Topics(ctx)
 	if err != nil {
@@ -210,6 +221,17 @@ func New(ctx context.Context, cfg Config, store *meta.Store) (*Broker, error) {
 	for _, t := range topics {
 		known[t.ID] = true
 	}
+	manifests, err := store.Manifests(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("etcd: %w", err)
+	}
+	tiered := map[partition.ID]partition.Tiered{}
+	for _, m := range manifests {
+		if known[m.TopicID] {
+			tiered[partition.ID{Topic: m.TopicID, Partition: m.Partition}] = partition.Tiered{End: m.EndOffset(), LogStart: m.LogStart}
+		}
+	}
+	b.parts.Restore(tiered)
 	start := time.Now()
 	if err := b.parts.Recover(func(id partition.ID) bool { return known[id.Topic] }); err != nil {
 		return nil, fmt.Errorf("recover wal: %w", err)
@@ -264,6 +286,28 @@ func (b *Broker) Ready() bool {
 	default:
 		return true
 	}
+}
+
+// Partitions returns the broker's partition logs.
+func (b *Broker) Partitions() *partition.Manager { return b.parts }
+
+// LedPartition is a partition this broker leads.
+type LedPartition struct {
+	Log     *partition.Log
+	Configs map[string]string // the topic's configs; do not modify
+}
+
+// LedPartitions lists the partitions this broker leads.
+func (b *Broker) LedPartitions() []LedPartition {
+	var out []LedPartition
+	for _, t := range b.allTopics() {
+		for p := range t.Partitions {
+			if l := b.localLog(t, p); l != nil {
+				out = append(out, LedPartition{Log: l, Configs: t.Configs})
+			}
+		}
+	}
+	return out
 }
 
 // WALStats returns the write-ahead log's counters.

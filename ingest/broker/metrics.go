@@ -13,6 +13,7 @@ type metrics struct {
 	connections   prometheus.Gauge
 	producedBytes prometheus.Counter
 	producedRecs  prometheus.Counter
+	walFull       prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -47,6 +48,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		producedRecs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "strata_produced_records_total", Help: "Records appended.",
 		}),
+		walFull: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "strata_produce_wal_full_total", Help: "Partition appends refused because the WAL was full (tiering behind).",
+		}),
 	}
 	for _, c := range m.collectors() {
 		reg.MustRegister(c)
@@ -55,7 +59,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.requests, m.requestErrors, m.latency, m.bytesIn, m.bytesOut, m.badRequests, m.connections, m.producedBytes, m.producedRecs}
+	return []prometheus.Collector{m.requests, m.requestErrors, m.latency, m.bytesIn, m.bytesOut, m.badRequests, m.connections, m.producedBytes, m.producedRecs, m.walFull}
 }
 
 // unregister removes the metrics, so that a broker started again in the

@@ -19,6 +19,7 @@
 package partition
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -45,6 +46,26 @@ type span struct {
 	maxTS      int64 // the batch's max timestamp
 	maxTSSoFar int64 // max over this and every earlier span: monotonic, for timestamp search
 	pos        wal.Position
+	// cumBytes is the size of this batch plus every earlier span's: the
+	// bytes between two spans are a subtraction.
+	cumBytes int64
+	appended int64 // unix ms when the batch was appended (or replayed)
+}
+
+// Cold serves a partition's tiered data: the records below its tiered
+// offset, in object storage. tiering implements it; the broker wires it.
+type Cold interface {
+	// Read returns whole batches of partition id holding offsets at or
+	// after offset, up to maxBytes in total except that the first batch
+	// is returned whatever its size when minOne is set. It returns no
+	// batches if nothing at or after offset is tiered.
+	Read(ctx context.Context, id ID, offset int64, maxBytes int, minOne bool) ([]byte, error)
+	// OffsetForTimestamp returns the first tiered record at or after
+	// offset from whose timestamp is at or after ts, or ErrNoOffset.
+	OffsetForTimestamp(ctx context.Context, id ID, from, ts int64) (offset, timestamp int64, err error)
+	// MaxTimestamp returns the first tiered record at or after offset
+	// from with the largest timestamp, or ErrNoOffset.
+	MaxTimestamp(ctx context.Context, id ID, from int64) (offset, timestamp int64, err error)
 }
 
 // EpochStart records the first offset written in a leader epoch.
@@ -57,6 +78,7 @@ type EpochStart struct {
 type Log struct {
 	id      ID
 	wal     WAL
+	cold    Cold // nil: nothing is ever tiered
 	localID int32
 	now     func() time.Time
 
@@ -65,6 +87,7 @@ type Log struct {
 		spans     []span
 		next      int64 // log end offset: the next offset to assign
 		logStart  int64
+		tiered    int64 // offsets below are in object storage
 		epoch     int32 // current leader epoch; -1 until BecomeLeader
 		epochs    []EpochStart
 		quorum    *quorum.Tracker
@@ -80,8 +103,8 @@ type Log struct {
 	}
 }
 
-func newLog(id ID, w WAL, localID int32) *Log {
-	l := &Log{id: id, wal: w, localID: localID, now: time.Now}
+func newLog(id ID, w WAL, cold Cold, localID int32) *Log {
+	l := &Log{id: id, wal: w, cold: cold, localID: localID, now: time.Now}
 	l.mu.epoch = -1
 	l.mu.producers = map[int64]*producer{}
 	l.ack.changed = make(chan struct{})
@@ -130,20 +153,35 @@ func (l *Log) replayBatch(pos wal.Position, b []byte) error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if h.BaseOffset != l.mu.next && len(l.mu.spans) > 0 {
-		return fmt.Errorf("partition %s at %+v: batch at offset %d but log ends at %d", l.id, pos, h.BaseOffset, l.mu.next)
-	}
-	if len(l.mu.spans) == 0 && l.mu.next == 0 {
-		l.mu.logStart = max(l.mu.logStart, h.BaseOffset)
-	}
 	if n := len(l.mu.epochs); n == 0 || l.mu.epochs[n-1].Epoch < h.PartitionLeaderEpoch {
 		l.mu.epochs = append(l.mu.epochs, EpochStart{Epoch: h.PartitionLeaderEpoch, StartOffset: h.BaseOffset})
 	}
-	l.indexLocked(h, pos)
 	if h.ProducerID >= 0 {
 		l.producerLocked(h.ProducerID).record(&h)
 	}
+	switch {
+	case h.LastOffset() < l.mu.tiered:
+		return nil // tiered and its WAL segment not yet released: serve it cold
+	case h.BaseOffset < l.mu.tiered:
+		return fmt.Errorf("partition %s at %+v: batch %d-%d straddles the tiered offset %d", l.id, pos, h.BaseOffset, h.LastOffset(), l.mu.tiered)
+	case len(l.mu.spans) == 0 && l.mu.next == 0:
+		l.mu.logStart = max(l.mu.logStart, h.BaseOffset) // earlier segments were released
+	case h.BaseOffset != l.mu.next:
+		return fmt.Errorf("partition %s at %+v: batch at offset %d but log ends at %d", l.id, pos, h.BaseOffset, l.mu.next)
+	}
+	l.indexLocked(h, pos)
 	return nil
+}
+
+// restoreTiered seeds a log, before its WAL is replayed, with what its
+// manifest says: offsets below tiered are in object storage and the log
+// starts at logStart.
+func (l *Log) restoreTiered(tiered, logStart int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.mu.tiered = max(l.mu.tiered, tiered)
+	l.mu.next = max(l.mu.next, tiered)
+	l.setLogStartLocked(logStart)
 }
 
 func (l *Log) replayLogStart(offset int64) {
@@ -153,9 +191,11 @@ func (l *Log) replayLogStart(offset int64) {
 }
 
 func (l *Log) indexLocked(h batch.Header, pos wal.Position) {
-	s := span{base: h.BaseOffset, last: h.LastOffset(), maxTS: h.MaxTimestamp, maxTSSoFar: h.MaxTimestamp, pos: pos}
+	s := span{base: h.BaseOffset, last: h.LastOffset(), maxTS: h.MaxTimestamp, maxTSSoFar: h.MaxTimestamp, pos: pos,
+		cumBytes: int64(pos.Length) - entryHeaderSize, appended: l.now().UnixMilli()}
 	if n := len(l.mu.spans); n > 0 {
 		s.maxTSSoFar = max(s.maxTSSoFar, l.mu.spans[n-1].maxTSSoFar)
+		s.cumBytes += l.mu.spans[n-1].cumBytes
 	}
 	l.mu.spans = append(l.mu.spans, s)
 	l.mu.next = s.last + 1
@@ -170,6 +210,9 @@ func (l *Log) setLogStartLocked(offset int64) {
 	// Drop index entries wholly below the new start.
 	i := sort.Search(len(l.mu.spans), func(i int) bool { return l.mu.spans[i].last >= offset })
 	l.mu.spans = slices.Delete(l.mu.spans, 0, i)
+	// Everything below the start counts as tiered: there is nothing
+	// there left to upload.
+	l.mu.tiered = max(l.mu.tiered, offset)
 }
 
 // AppendOptions are the per-topic rules for an append.
@@ -356,27 +399,45 @@ type ReadResult struct {
 	Offsets
 }
 
-// Reader reads a partition's acknowledged log from any offset. The hot
-// implementation is Log (WAL data); the tiering issue adds cold objects
-// behind the same interface, and the SQL engine reads through it.
+// Reader reads a partition's acknowledged log from any offset, whichever
+// tier holds it. Log implements it over the WAL and its Cold store; the SQL
+// engine reads through it.
 type Reader interface {
 	// Read returns whole batches holding offsets at or after offset and
 	// below the high watermark, up to maxBytes in total except that the
 	// first batch is returned whatever its size when minOne is set. A read
 	// at the high watermark returns no batches; a read outside
-	// [log start, high watermark] fails with OFFSET_OUT_OF_RANGE.
-	Read(offset int64, maxBytes int, minOne bool) (ReadResult, error)
+	// [log start, high watermark] fails with OFFSET_OUT_OF_RANGE. A read
+	// of tiered offsets may return fewer batches than fit: the next read
+	// continues where it stopped.
+	Read(ctx context.Context, offset int64, maxBytes int, minOne bool) (ReadResult, error)
 }
 
 var _ Reader = (*Log)(nil)
 
 // Read implements Reader.
-func (l *Log) Read(offset int64, maxBytes int, minOne bool) (ReadResult, error) {
+func (l *Log) Read(ctx context.Context, offset int64, maxBytes int, minOne bool) (ReadResult, error) {
+	for attempt := 0; ; attempt++ {
+		res, err := l.read(ctx, offset, maxBytes, minOne)
+		// A WAL segment released between indexing and reading: its data is
+		// tiered, so the next attempt reads it cold.
+		if errors.Is(err, wal.ErrSegmentNotFound) && attempt < 3 {
+			continue
+		}
+		return res, err
+	}
+}
+
+func (l *Log) read(ctx context.Context, offset int64, maxBytes int, minOne bool) (ReadResult, error) {
 	l.mu.Lock()
 	off := l.offsetsLocked()
 	if offset < off.LogStart || offset > off.HighWatermark {
 		l.mu.Unlock()
 		return ReadResult{Offsets: off}, fmt.Errorf("partition %s: offset %d outside [%d, %d]: %w", l.id, offset, off.LogStart, off.HighWatermark, kerr.OffsetOutOfRange)
+	}
+	if offset < l.hotStartLocked() {
+		l.mu.Unlock()
+		return l.readCold(ctx, off, offset, maxBytes, minOne)
 	}
 	i := sort.Search(len(l.mu.spans), func(i int) bool { return l.mu.spans[i].last >= offset })
 	var positions []wal.Position
@@ -404,6 +465,33 @@ func (l *Log) Read(offset int64, maxBytes int, minOne bool) (ReadResult, error) 
 	return res, nil
 }
 
+// hotStartLocked is the first offset the WAL still holds: reads below it
+// go to the Cold store.
+func (l *Log) hotStartLocked() int64 {
+	if len(l.mu.spans) > 0 {
+		return l.mu.spans[0].base
+	}
+	return l.mu.next
+}
+
+func (l *Log) readCold(ctx context.Context, off Offsets, offset int64, maxBytes int, minOne bool) (ReadResult, error) {
+	if l.cold == nil {
+		return ReadResult{Offsets: off}, fmt.Errorf("partition %s: offset %d is tiered but the broker has no object store: %w", l.id, offset, kerr.KafkaStorageError)
+	}
+	b, err := l.cold.Read(ctx, l.id, offset, maxBytes, minOne)
+	if err != nil {
+		if start := l.Offsets().LogStart; offset < start {
+			// Retention removed the object meanwhile.
+			return ReadResult{Offsets: off}, fmt.Errorf("partition %s: offset %d is below the log start %d: %w", l.id, offset, start, kerr.OffsetOutOfRange)
+		}
+		return ReadResult{Offsets: off}, fmt.Errorf("partition %s: read tiered offset %d: %v: %w", l.id, offset, err, kerr.KafkaStorageError)
+	}
+	if len(b) == 0 && minOne {
+		return ReadResult{Offsets: off}, fmt.Errorf("partition %s: offset %d is below the WAL but no tiered object holds it: %w", l.id, offset, kerr.KafkaStorageError)
+	}
+	return ReadResult{Offsets: off, Batches: b}, nil
+}
+
 // readBatch reads the record batch stored at pos.
 func (l *Log) readBatch(pos wal.Position, buf []byte) ([]byte, error) {
 	raw, err := l.wal.ReadAt(pos, buf)
@@ -415,6 +503,108 @@ func (l *Log) readBatch(pos wal.Position, buf []byte) ([]byte, error) {
 		return nil, fmt.Errorf("partition %s: wal entry at %+v is not this partition's batch (%v): %w", l.id, pos, err, kerr.KafkaStorageError)
 	}
 	return body, nil
+}
+
+// TierStatus is what the tiering loop needs to know about a log.
+type TierStatus struct {
+	Offsets
+	// Tiered is the offset below which records are in object storage.
+	Tiered int64
+	// UntieredBytes is the size of the acknowledged batches from Tiered
+	// up to the high watermark.
+	UntieredBytes int64
+	// Oldest is when the first of those batches was appended (zero when
+	// there are none). Batches recovered from the WAL count as appended
+	// when they were replayed.
+	Oldest time.Time
+}
+
+// TierStatus returns the log's tiering state.
+func (l *Log) TierStatus() TierStatus {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	st := TierStatus{Offsets: l.offsetsLocked(), Tiered: l.mu.tiered}
+	i, j := l.untieredLocked(st.HighWatermark)
+	if i < j {
+		first := &l.mu.spans[i]
+		st.UntieredBytes = l.mu.spans[j-1].cumBytes - first.cumBytes + int64(first.pos.Length) - entryHeaderSize
+		st.Oldest = time.UnixMilli(l.mu.spans[i].appended)
+	}
+	return st
+}
+
+// untieredLocked returns the span indexes [i, j) of the acknowledged
+// batches at or above the tiered offset.
+func (l *Log) untieredLocked(hw int64) (i, j int) {
+	i = sort.Search(len(l.mu.spans), func(i int) bool { return l.mu.spans[i].base >= l.mu.tiered })
+	j = sort.Search(len(l.mu.spans), func(i int) bool { return l.mu.spans[i].last >= hw })
+	return i, max(i, j)
+}
+
+// ReadUntiered returns acknowledged batches from the tiered offset on, up
+// to maxBytes in total (at least one batch if there is any), and the offset
+// after the last one returned. A batch never straddles the returned end.
+func (l *Log) ReadUntiered(maxBytes int64) (batches [][]byte, end int64, err error) {
+	l.mu.Lock()
+	hw := l.offsetsLocked().HighWatermark
+	i, j := l.untieredLocked(hw)
+	end = l.mu.tiered
+	var positions []wal.Position
+	var size int64
+	for ; i < j; i++ {
+		n := int64(l.mu.spans[i].pos.Length) - entryHeaderSize
+		if len(positions) > 0 && size+n > maxBytes {
+			break
+		}
+		size += n
+		positions = append(positions, l.mu.spans[i].pos)
+		end = l.mu.spans[i].last + 1
+	}
+	l.mu.Unlock()
+	for _, pos := range positions {
+		b, err := l.readBatch(pos, nil)
+		if err != nil {
+			return nil, 0, err
+		}
+		batches = append(batches, b)
+	}
+	return batches, end, nil
+}
+
+// SetTiered records that every offset below tiered is in object storage,
+// committed to the manifest, and that the log now starts at logStart (it
+// never moves back). The WAL keeps the batches until Manager.ReleaseWAL.
+func (l *Log) SetTiered(tiered, logStart int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.mu.tiered = max(l.mu.tiered, tiered)
+	if logStart > l.mu.logStart {
+		l.setLogStartLocked(logStart)
+		l.ack.Lock()
+		l.notifyAckLocked()
+		l.ack.Unlock()
+	}
+}
+
+// firstUntieredSegment returns the WAL segment of the first batch not yet
+// tiered, and false if every batch in the WAL is tiered.
+func (l *Log) firstUntieredSegment() (uint64, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	i := sort.Search(len(l.mu.spans), func(i int) bool { return l.mu.spans[i].base >= l.mu.tiered })
+	if i == len(l.mu.spans) {
+		return 0, false
+	}
+	return l.mu.spans[i].pos.Segment, true
+}
+
+// forgetSegmentsBefore drops the index entries of batches in WAL segments
+// below seq, which are gone: they are read from the Cold store from now on.
+func (l *Log) forgetSegmentsBefore(seq uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	i := sort.Search(len(l.mu.spans), func(i int) bool { return l.mu.spans[i].pos.Segment >= seq })
+	l.mu.spans = slices.Delete(l.mu.spans, 0, i)
 }
 
 // DeleteRecords moves the log start offset up to offset (-1: the high
@@ -457,26 +647,37 @@ func (l *Log) DeleteRecords(offset int64) (int64, error) {
 var ErrNoOffset = errors.New("no such offset")
 
 // OffsetForTimestamp returns the offset and timestamp of the first
-// acknowledged record whose timestamp is at or after ts.
-func (l *Log) OffsetForTimestamp(ts int64) (offset, timestamp int64, err error) {
+// acknowledged record whose timestamp is at or after ts, in either tier.
+func (l *Log) OffsetForTimestamp(ctx context.Context, ts int64) (offset, timestamp int64, err error) {
 	l.mu.Lock()
 	hw := l.offsetsLocked().HighWatermark
+	logStart, hotStart := l.mu.logStart, l.hotStartLocked()
 	i := sort.Search(len(l.mu.spans), func(i int) bool { return l.mu.spans[i].maxTSSoFar >= ts })
-	if i == len(l.mu.spans) || l.mu.spans[i].base >= hw {
-		l.mu.Unlock()
+	var s *span
+	if i < len(l.mu.spans) && l.mu.spans[i].base < hw {
+		s = &span{}
+		*s = l.mu.spans[i]
+	}
+	l.mu.Unlock()
+	if logStart < hotStart && l.cold != nil {
+		o, t, err := l.cold.OffsetForTimestamp(ctx, l.id, logStart, ts)
+		if err == nil || !errors.Is(err, ErrNoOffset) {
+			return o, t, err
+		}
+	}
+	if s == nil {
 		return -1, -1, ErrNoOffset
 	}
-	s := l.mu.spans[i]
-	logStart := l.mu.logStart
-	l.mu.Unlock()
 	return l.findRecord(s.pos, func(o, t int64) bool { return o >= logStart && t >= ts })
 }
 
 // MaxTimestamp returns the offset and timestamp of the acknowledged record
-// with the largest timestamp (the first one, if several share it).
-func (l *Log) MaxTimestamp() (offset, timestamp int64, err error) {
+// with the largest timestamp (the first one, if several share it), in
+// either tier.
+func (l *Log) MaxTimestamp(ctx context.Context) (offset, timestamp int64, err error) {
 	l.mu.Lock()
 	hw := l.offsetsLocked().HighWatermark
+	logStart, hotStart := l.mu.logStart, l.hotStartLocked()
 	best := -1
 	for i, s := range l.mu.spans {
 		if s.base >= hw {
@@ -486,13 +687,25 @@ func (l *Log) MaxTimestamp() (offset, timestamp int64, err error) {
 			best = i
 		}
 	}
-	if best < 0 {
-		l.mu.Unlock()
-		return -1, -1, ErrNoOffset
+	var s span
+	if best >= 0 {
+		s = l.mu.spans[best]
 	}
-	s := l.mu.spans[best]
 	l.mu.Unlock()
-	return l.findRecord(s.pos, func(_, t int64) bool { return t >= s.maxTS })
+	coldOff, coldTS := int64(-1), int64(-1)
+	if logStart < hotStart && l.cold != nil {
+		coldOff, coldTS, err = l.cold.MaxTimestamp(ctx, l.id, logStart)
+		if err != nil && !errors.Is(err, ErrNoOffset) {
+			return -1, -1, err
+		}
+	}
+	if best < 0 || (coldOff >= 0 && coldTS >= s.maxTS) {
+		if coldOff < 0 {
+			return -1, -1, ErrNoOffset
+		}
+		return coldOff, coldTS, nil
+	}
+	return l.findRecord(s.pos, func(o, t int64) bool { return o >= logStart && t >= s.maxTS })
 }
 
 // maxDecompressedBatch bounds a stored batch's decompressed records when

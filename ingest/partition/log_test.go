@@ -1,6 +1,7 @@
 package partition
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -12,7 +13,10 @@ import (
 	"github.com/strata-log/strata/ingest/wal"
 )
 
-var testTopic = [16]byte{1, 2, 3}
+var (
+	testTopic = [16]byte{1, 2, 3}
+	ctx       = context.Background()
+)
 
 func openWAL(t *testing.T, fs wal.FS) *wal.WAL {
 	t.Helper()
@@ -76,7 +80,7 @@ func appendWait(t *testing.T, l *Log, pid int64, epoch int16, seq int32, n int, 
 func TestAppendReadAcrossSegments(t *testing.T) {
 	w := openWAL(t, wal.NewMemFS())
 	defer w.Close()
-	m := NewManager(w, 7)
+	m := NewManager(w, nil, 7)
 	l := leader(t, m)
 	var want int64
 	for i := range 100 {
@@ -98,7 +102,7 @@ func TestAppendReadAcrossSegments(t *testing.T) {
 	// Every offset is readable, starting mid-batch, and batches come back
 	// whole and in order.
 	for off := int64(0); off < want; off++ {
-		res, err := l.Read(off, 1, true)
+		res, err := l.Read(ctx, off, 1, true)
 		if err != nil {
 			t.Fatalf("read %d: %v", off, err)
 		}
@@ -113,7 +117,7 @@ func TestAppendReadAcrossSegments(t *testing.T) {
 			t.Fatalf("read %d with 1 byte limit returned %d bytes, want one batch of %d", off, len(res.Batches), h.Size())
 		}
 	}
-	all, err := l.Read(0, 1<<20, false)
+	all, err := l.Read(ctx, 0, 1<<20, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,10 +137,10 @@ func TestAppendReadAcrossSegments(t *testing.T) {
 	if next != want {
 		t.Fatalf("read everything up to %d, want %d", next, want)
 	}
-	if res, err := l.Read(want, 100, true); err != nil || len(res.Batches) != 0 {
+	if res, err := l.Read(ctx, want, 100, true); err != nil || len(res.Batches) != 0 {
 		t.Fatalf("read at the high watermark: %d bytes, %v", len(res.Batches), err)
 	}
-	if _, err := l.Read(want+1, 100, true); !errors.Is(err, kerr.OffsetOutOfRange) {
+	if _, err := l.Read(ctx, want+1, 100, true); !errors.Is(err, kerr.OffsetOutOfRange) {
 		t.Fatalf("read past the end: %v", err)
 	}
 }
@@ -152,7 +156,7 @@ func mustHeader(t *testing.T, b []byte) batch.Header {
 func TestNotLeaderRefusesAppends(t *testing.T) {
 	w := openWAL(t, wal.NewMemFS())
 	defer w.Close()
-	l := NewManager(w, 7).Open(ID{Topic: testTopic})
+	l := NewManager(w, nil, 7).Open(ID{Topic: testTopic})
 	raw, h := makeBatch(-1, -1, -1, 1, nil)
 	if _, err := l.Append(raw, h, AppendOptions{}); !errors.Is(err, kerr.NotLeaderForPartition) {
 		t.Fatalf("append before BecomeLeader: %v", err)
@@ -168,7 +172,7 @@ func TestNotLeaderRefusesAppends(t *testing.T) {
 func TestProducerSequences(t *testing.T) {
 	w := openWAL(t, wal.NewMemFS())
 	defer w.Close()
-	l := leader(t, NewManager(w, 7))
+	l := leader(t, NewManager(w, nil, 7))
 	const pid = 42
 	for _, step := range []struct {
 		epoch     int16
@@ -208,7 +212,7 @@ func TestProducerSequences(t *testing.T) {
 func TestRecoveryRebuildsEverything(t *testing.T) {
 	fs := wal.NewMemFS()
 	w := openWAL(t, fs)
-	m := NewManager(w, 7)
+	m := NewManager(w, nil, 7)
 	l := leader(t, m)
 	other := m.Open(ID{Topic: testTopic, Partition: 1})
 	if err := other.BecomeLeader(1, []int32{7}, 1); err != nil {
@@ -234,7 +238,7 @@ func TestRecoveryRebuildsEverything(t *testing.T) {
 
 	w2 := openWAL(t, fs)
 	defer w2.Close()
-	m2 := NewManager(w2, 7)
+	m2 := NewManager(w2, nil, 7)
 	if err := m2.Recover(func(id ID) bool { return id.Partition == 0 }); err != nil {
 		t.Fatal(err)
 	}
@@ -267,15 +271,15 @@ func TestRecoveryRebuildsEverything(t *testing.T) {
 		t.Fatalf("unknown epoch 0: %d %d", e, end)
 	}
 	// Timestamps: the index answers by time after recovery.
-	off, ts, err := l2.OffsetForTimestamp(base + 3600)
+	off, ts, err := l2.OffsetForTimestamp(ctx, base+3600)
 	if err != nil || off != 8 || ts != base+4000 {
 		t.Fatalf("offset for timestamp: %d %d %v, want 8 %d", off, ts, err, base+4000)
 	}
-	off, ts, err = l2.MaxTimestamp()
+	off, ts, err = l2.MaxTimestamp(ctx)
 	if err != nil || ts < base+19500 {
 		t.Fatalf("max timestamp: %d %d %v", off, ts, err)
 	}
-	if _, err := l2.Read(4, 100, true); !errors.Is(err, kerr.OffsetOutOfRange) {
+	if _, err := l2.Read(ctx, 4, 100, true); !errors.Is(err, kerr.OffsetOutOfRange) {
 		t.Fatalf("read below the log start after recovery: %v", err)
 	}
 }
@@ -284,7 +288,7 @@ func TestWALFailureFailsAppends(t *testing.T) {
 	efs := wal.NewErrorFS(wal.NewMemFS())
 	w := openWAL(t, efs)
 	defer w.Close()
-	l := leader(t, NewManager(w, 7))
+	l := leader(t, NewManager(w, nil, 7))
 	if _, err := appendWait(t, l, -1, -1, -1, 1, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +307,7 @@ func TestWALFailureFailsAppends(t *testing.T) {
 func TestChangedWakesOnAppend(t *testing.T) {
 	w := openWAL(t, wal.NewMemFS())
 	defer w.Close()
-	l := leader(t, NewManager(w, 7))
+	l := leader(t, NewManager(w, nil, 7))
 	ch := l.Changed()
 	select {
 	case <-ch:

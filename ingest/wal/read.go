@@ -147,6 +147,18 @@ func (w *WAL) Segments() []uint64 {
 	return out
 }
 
+// Size returns the bytes in every segment file, the active one included
+// (written, not necessarily durable).
+func (w *WAL) Size() int64 {
+	w.segMu.RLock()
+	defer w.segMu.RUnlock()
+	var n int64
+	for _, s := range w.segs {
+		n += s.size.Load()
+	}
+	return n
+}
+
 // RemoveSegmentsBefore deletes every segment whose sequence number is below
 // seq, except the active segment, which is never removed. Readers already
 // inside a removed segment finish normally; later reads of its positions

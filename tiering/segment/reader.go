@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 
 	"github.com/parquet-go/parquet-go"
@@ -231,6 +232,7 @@ func buildBatch(rows []Row) ([]byte, error) {
 	h := batch.Header{
 		BaseOffset:           f.BatchBaseOffset,
 		PartitionLeaderEpoch: f.LeaderEpoch,
+		LastOffsetDelta:      f.BatchLastOffsetDelta,
 		Attributes:           int16(f.BatchAttributes) &^ batch.CodecMask,
 		FirstTimestamp:       f.BatchFirstTimestamp,
 		MaxTimestamp:         f.BatchMaxTimestamp,
@@ -271,21 +273,36 @@ func buildBatch(rows []Row) ([]byte, error) {
 // false if there is none in this segment. Row groups whose max timestamp is
 // below ts are not read.
 func (r *Reader) OffsetForTimestamp(topicID [16]byte, partition int32, ts int64) (int64, bool, error) {
+	var off int64
+	found := false
+	err := r.ScanRecords(topicID, partition, math.MinInt64, ts, func(o, t int64) bool {
+		if t >= ts {
+			off, found = o, true
+		}
+		return !found
+	})
+	return off, found, err
+}
+
+// ScanRecords calls fn with the offset and timestamp of each of the
+// partition's records, in offset order, until fn returns false. Row groups
+// whose offsets are all below fromOffset, or whose timestamps are all
+// below minTimestamp, are skipped unread (fn may still see records below
+// either bound from the row groups it reads).
+func (r *Reader) ScanRecords(topicID [16]byte, partition int32, fromOffset, minTimestamp int64, fn func(offset, timestamp int64) bool) error {
 	for _, g := range r.parts[partKey{topicID, partition}] {
-		if g.maxTimestamp < ts {
+		if g.maxOffset < fromOffset || g.maxTimestamp < minTimestamp {
 			continue
 		}
 		rows, err := r.readRowGroup(g.index)
 		if err != nil {
-			return 0, false, err
+			return err
 		}
 		for i := range rows {
-			if rows[i].Timestamp >= ts {
-				return rows[i].Offset, true, nil
+			if !fn(rows[i].Offset, rows[i].Timestamp) {
+				return nil
 			}
 		}
-		// Statistics promised a match; treat their absence as corruption.
-		return 0, false, fmt.Errorf("%w: row group %d: max timestamp %d not found", ErrCorrupt, g.index, g.maxTimestamp)
 	}
-	return 0, false, nil
+	return nil
 }

@@ -1,0 +1,462 @@
+package tiering
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/strata-log/strata/meta"
+	"github.com/strata-log/strata/tiering/bucket"
+	"github.com/strata-log/strata/tiering/segment"
+)
+
+// Tierer seals, uploads and serves a broker's tiered data. Create it with
+// New, start its loop with Run.
+type Tierer struct {
+	cfg    Config
+	log    *slog.Logger
+	src    Source
+	store  manifestStore
+	bucket bucket.Bucket
+	m      *metrics
+	now    func() time.Time
+
+	// mu guards manifests: immutable snapshots, replaced on commit. The
+	// loop is their only writer; cold reads take a snapshot.
+	mu        sync.RWMutex
+	manifests map[PartitionID]*meta.Manifest
+
+	readers readerCache
+
+	// inflight names uploaded objects whose commit is not settled; the
+	// collector leaves them alone.
+	inflightMu sync.Mutex
+	inflight   map[string]bool
+}
+
+// New returns a Tierer for src's partitions, keeping manifests in store
+// and objects in b. It loads every manifest from etcd.
+func New(ctx context.Context, cfg Config, src Source, store manifestStore, b bucket.Bucket) (*Tierer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	t := &Tierer{
+		cfg: cfg, log: cfg.Logger.With("component", "tiering"), src: src, store: store, bucket: b, m: m,
+		now: time.Now, manifests: map[PartitionID]*meta.Manifest{}, inflight: map[string]bool{},
+	}
+	t.readers.init(cfg.ReaderCacheSize)
+	all, err := store.Manifests(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("tiering: %w", err)
+	}
+	for i := range all {
+		pm := &all[i]
+		t.manifests[PartitionID{pm.TopicID, pm.Partition}] = &pm.Manifest
+	}
+	return t, nil
+}
+
+// Close unregisters the metrics.
+func (t *Tierer) Close() { t.m.unregister() }
+
+// manifest returns the partition's current manifest (never nil; do not
+// modify it).
+func (t *Tierer) manifest(id PartitionID) *meta.Manifest {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if m := t.manifests[id]; m != nil {
+		return m
+	}
+	return &meta.Manifest{}
+}
+
+// Run runs the tiering loop and the collector until ctx ends.
+func (t *Tierer) Run(ctx context.Context) {
+	tick := time.NewTicker(t.cfg.Interval)
+	defer tick.Stop()
+	lastGC := t.now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if err := t.Round(ctx, false); err != nil && ctx.Err() == nil {
+			t.log.Warn("tiering round failed; retrying", "err", err)
+		}
+		if t.now().Sub(lastGC) >= t.cfg.GCInterval {
+			lastGC = t.now()
+			if _, err := t.CollectGarbage(ctx); err != nil && ctx.Err() == nil {
+				t.log.Warn("collecting unreferenced objects failed", "err", err)
+			}
+		}
+	}
+}
+
+// candidate is a partition with something for this round.
+type candidate struct {
+	p   Partition
+	id  PartitionID
+	st  Status
+	due bool
+}
+
+// Round runs one round of the loop: seal and upload if anything is due
+// (everything untiered when force is set), apply retention and log start
+// changes, commit manifests and release the WAL. Run calls it every
+// Config.Interval; tests and shutdown call it directly.
+func (t *Tierer) Round(ctx context.Context, force bool) error {
+	active := t.src.ActiveSegment() // before any state is read: see Source.ReleaseWAL
+	now := t.now()
+	var cands []candidate
+	var total int64
+	due := false
+	for _, p := range t.src.Partitions() {
+		c := candidate{p: p, id: p.ID(), st: p.Status()}
+		if c.st.UntieredBytes > 0 {
+			segMs := time.Duration(meta.ConfigInt64(p.Configs(), meta.ConfigSegmentMs)) * time.Millisecond
+			segBytes := meta.ConfigInt64(p.Configs(), meta.ConfigSegmentBytes)
+			if _, set := p.Configs()[meta.ConfigSegmentMs]; !set {
+				segMs = t.cfg.SegmentMs
+			}
+			if _, set := p.Configs()[meta.ConfigSegmentBytes]; !set {
+				segBytes = t.cfg.SegmentBytes
+			}
+			c.due = force || c.st.UntieredBytes >= segBytes || now.Sub(c.st.Oldest) >= segMs
+			due = due || c.due
+			total += c.st.UntieredBytes
+		}
+		cands = append(cands, c)
+	}
+	t.m.untiered.Set(float64(total))
+	if total >= t.cfg.ObjectBytes {
+		due = true
+	}
+
+	// Partitions whose data goes into this round's object: the due ones
+	// first, then the oldest data, until the object is full.
+	var sealed []candidate
+	if due {
+		for _, c := range cands {
+			if c.st.UntieredBytes > 0 {
+				sealed = append(sealed, c)
+			}
+		}
+		sort.SliceStable(sealed, func(i, j int) bool {
+			if sealed[i].due != sealed[j].due {
+				return sealed[i].due
+			}
+			return sealed[i].st.Oldest.Before(sealed[j].st.Oldest)
+		})
+	}
+	refs, err := t.seal(ctx, sealed)
+	if err != nil {
+		return err
+	}
+
+	var updates []meta.ManifestUpdate
+	var parts []Partition
+	for _, c := range cands {
+		old := t.manifest(c.id)
+		m := t.nextManifest(old, c, refs[c.id], now)
+		if m == nil {
+			continue
+		}
+		updates = append(updates, meta.ManifestUpdate{TopicID: c.id.Topic, Partition: c.id.Partition, Manifest: *m})
+		parts = append(parts, c.p)
+	}
+	var object string
+	for _, r := range refs {
+		object = r.Object
+		break
+	}
+	if err := t.commit(ctx, updates, parts, object); err != nil {
+		return err
+	}
+	if _, err := t.src.ReleaseWAL(active); err != nil {
+		return fmt.Errorf("release wal: %w", err)
+	}
+	return nil
+}
+
+// nextManifest returns what the partition's manifest becomes this round
+// (new segment, log start from the log, retention), or nil if it does not
+// change.
+func (t *Tierer) nextManifest(old *meta.Manifest, c candidate, ref *meta.SegmentRef, now time.Time) *meta.Manifest {
+	m := &meta.Manifest{LogStart: max(old.LogStart, c.st.LogStart), Segments: old.Segments, Revision: old.Revision}
+	if ref != nil {
+		m.Segments = append(slices.Clip(m.Segments), *ref)
+	}
+	m.LogStart = max(m.LogStart, t.retentionStart(m, c, now))
+	// Segments wholly below the log start leave the manifest.
+	i := sort.Search(len(m.Segments), func(i int) bool { return m.Segments[i].LastOffset >= m.LogStart })
+	m.Segments = m.Segments[i:]
+	if ref == nil && m.LogStart == old.LogStart && len(m.Segments) == len(old.Segments) {
+		return nil
+	}
+	return m
+}
+
+// retentionStart returns the log start offset the topic's retention.ms
+// and retention.bytes allow, deleting whole segments from the front (0 if
+// none expire). Only topics with the delete cleanup policy expire data.
+func (t *Tierer) retentionStart(m *meta.Manifest, c candidate, now time.Time) int64 {
+	cfg := c.p.Configs()
+	if del, _ := meta.CleanupPolicy(cfg); !del {
+		return 0
+	}
+	retMs := meta.ConfigInt64(cfg, meta.ConfigRetentionMs)
+	retBytes := meta.ConfigInt64(cfg, meta.ConfigRetentionBytes)
+	size := c.st.UntieredBytes
+	for _, s := range m.Segments {
+		size += s.Bytes
+	}
+	var start int64
+	for _, s := range m.Segments {
+		expired := retMs >= 0 && s.MaxTimestamp < now.UnixMilli()-retMs
+		tooBig := retBytes >= 0 && size-s.Bytes >= retBytes
+		if !expired && !tooBig {
+			break
+		}
+		size -= s.Bytes
+		start = s.LastOffset + 1
+	}
+	return start
+}
+
+// seal writes the untiered data of cands (in order, until the object is
+// full) into one object and uploads it. It returns each sealed
+// partition's new segment.
+func (t *Tierer) seal(ctx context.Context, cands []candidate) (map[PartitionID]*meta.SegmentRef, error) {
+	if len(cands) == 0 {
+		return nil, nil
+	}
+	var parts []segment.PartitionData
+	var budget = t.cfg.ObjectBytes
+	for _, c := range cands {
+		if budget <= 0 {
+			break
+		}
+		batches, _, err := c.p.ReadUntiered(budget)
+		if err != nil {
+			return nil, fmt.Errorf("partition %s: read untiered: %w", c.id, err)
+		}
+		if len(batches) == 0 {
+			continue
+		}
+		for _, b := range batches {
+			budget -= int64(len(b))
+		}
+		parts = append(parts, segment.PartitionData{TopicID: c.id.Topic, Partition: c.id.Partition, Batches: batches})
+	}
+	if len(parts) == 0 {
+		return nil, nil
+	}
+	var buf bytes.Buffer
+	footer, err := segment.WriteOptions(&buf, parts, segment.Options{MaxRowGroupBytes: rowGroupBytes})
+	if err != nil {
+		return nil, fmt.Errorf("write segment: %w", err)
+	}
+	name := newObjectName(t.now())
+	t.setInflight(name, true)
+	start := t.now()
+	if err := t.upload(ctx, name, buf.Bytes()); err != nil {
+		t.setInflight(name, false)
+		return nil, err
+	}
+	t.m.uploads.Inc()
+	t.m.uploadBytes.Add(float64(buf.Len()))
+	t.m.inputBytes.Add(float64(footer.InputBytes))
+	t.m.uploadSeconds.Observe(t.now().Sub(start).Seconds())
+	refs := make(map[PartitionID]*meta.SegmentRef, len(footer.Partitions))
+	for _, p := range footer.Partitions {
+		refs[PartitionID{p.TopicID, p.Partition}] = &meta.SegmentRef{
+			Object: name, FirstOffset: p.FirstOffset, LastOffset: p.LastOffset,
+			MinTimestamp: p.MinTimestamp, MaxTimestamp: p.MaxTimestamp,
+			Records: p.Records, Bytes: p.StoredBytes,
+		}
+	}
+	t.log.Debug("uploaded segment", "object", name, "partitions", len(refs), "bytes", buf.Len(), "input", footer.InputBytes)
+	return refs, nil
+}
+
+// rowGroupBytes caps the record bytes of a row group: a cold read decodes
+// a whole row group, so they stay small enough for a fetch.
+const rowGroupBytes = 1 << 20
+
+// newObjectName names a new object: time first, so names sort by age,
+// then randomness so that no two uploads collide.
+func newObjectName(now time.Time) string {
+	var r [8]byte
+	_, _ = rand.Read(r[:])
+	return fmt.Sprintf("%s%s-%s.parquet", segmentsPrefix, now.UTC().Format("20060102T150405.000Z"), hex.EncodeToString(r[:]))
+}
+
+// upload stores data as name, retrying with backoff until it succeeds or
+// ctx ends: an object store that is down or answering SlowDown delays
+// tiering, and the WAL holds the data meanwhile.
+func (t *Tierer) upload(ctx context.Context, name string, data []byte) error {
+	return t.retry(ctx, "upload "+name, func(ctx context.Context) error {
+		return t.bucket.Upload(ctx, name, bytes.NewReader(data))
+	})
+}
+
+// retry calls fn until it succeeds, ctx ends, or the error is permanent,
+// backing off from 100ms to 10s between attempts.
+func (t *Tierer) retry(ctx context.Context, what string, fn func(context.Context) error) error {
+	wait := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := fn(ctx)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil || errors.Is(err, bucket.ErrInvalidName) || errors.Is(err, meta.ErrManifestConflict) {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		t.m.retries.Inc()
+		if attempt == 1 || attempt%10 == 0 {
+			t.log.Warn("tiering: retrying", "op", what, "attempt", attempt, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: %w (last error: %v)", what, ctx.Err(), err)
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 10*time.Second)
+	}
+}
+
+func (t *Tierer) setInflight(name string, on bool) {
+	if name == "" {
+		return
+	}
+	t.inflightMu.Lock()
+	defer t.inflightMu.Unlock()
+	if on {
+		t.inflight[name] = true
+	} else {
+		delete(t.inflight, name)
+	}
+}
+
+// commit writes the updated manifests and tells their partitions. object
+// is this round's uploaded object (or ""): if its manifests cannot be
+// committed within half of GCGrace, the round gives up and the object is
+// left for the collector; the data is still in the WAL and goes into the
+// next round's object.
+func (t *Tierer) commit(ctx context.Context, updates []meta.ManifestUpdate, parts []Partition, object string) error {
+	defer t.setInflight(object, false)
+	if len(updates) == 0 {
+		return nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, t.cfg.GCGrace/2)
+	defer cancel()
+	var done []meta.Manifest
+	err := t.retry(cctx, "commit manifests", func(ctx context.Context) error {
+		out, err := t.store.CommitManifests(ctx, updates[len(done):])
+		done = append(done, out...)
+		return err
+	})
+	for i, m := range done {
+		u := updates[i]
+		id := PartitionID{u.TopicID, u.Partition}
+		mm := m
+		t.mu.Lock()
+		t.manifests[id] = &mm
+		t.mu.Unlock()
+		parts[i].SetTiered(mm.EndOffset(), mm.LogStart)
+	}
+	t.m.commits.Add(float64(len(done)))
+	if err != nil {
+		if errors.Is(err, meta.ErrManifestConflict) {
+			// Someone else changed a manifest: reread them all before the
+			// next round.
+			t.reload(ctx)
+		}
+		return fmt.Errorf("commit manifests (%d of %d committed): %w", len(done), len(updates), err)
+	}
+	return nil
+}
+
+// reload rereads every manifest from etcd.
+func (t *Tierer) reload(ctx context.Context) {
+	all, err := t.store.Manifests(ctx)
+	if err != nil {
+		t.log.Warn("tiering: reload manifests", "err", err)
+		return
+	}
+	fresh := make(map[PartitionID]*meta.Manifest, len(all))
+	for i := range all {
+		fresh[PartitionID{all[i].TopicID, all[i].Partition}] = &all[i].Manifest
+	}
+	t.mu.Lock()
+	t.manifests = fresh
+	t.mu.Unlock()
+}
+
+// CollectGarbage deletes objects under segments/ that no manifest names
+// and that are older than GCGrace, and returns how many it deleted.
+func (t *Tierer) CollectGarbage(ctx context.Context) (int, error) {
+	all, err := t.store.Manifests(ctx)
+	if err != nil {
+		return 0, err
+	}
+	live := map[string]bool{}
+	for _, pm := range all {
+		for _, s := range pm.Segments {
+			live[s.Object] = true
+		}
+	}
+	var orphans []string
+	err = t.bucket.Iter(ctx, segmentsPrefix, func(name string) error {
+		if !live[name] {
+			orphans = append(orphans, name)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("list objects: %w", err)
+	}
+	deleted := 0
+	for _, name := range orphans {
+		t.inflightMu.Lock()
+		busy := t.inflight[name]
+		t.inflightMu.Unlock()
+		if busy {
+			continue
+		}
+		attrs, err := t.bucket.Attributes(ctx, name)
+		if bucket.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return deleted, err
+		}
+		if t.now().Sub(attrs.LastModified) < t.cfg.GCGrace {
+			continue
+		}
+		if err := t.bucket.Delete(ctx, name); err != nil && !bucket.IsNotFound(err) {
+			return deleted, err
+		}
+		t.readers.forget(name)
+		deleted++
+		t.m.gcDeleted.Inc()
+	}
+	if deleted > 0 {
+		t.log.Info("deleted unreferenced objects", "count", deleted)
+	}
+	return deleted, nil
+}
