@@ -1,0 +1,410 @@
+package tiering
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/strata-log/strata/ingest/batch"
+	"github.com/strata-log/strata/meta"
+	"github.com/strata-log/strata/meta/metatest"
+	"github.com/strata-log/strata/tiering/bucket"
+)
+
+func TestMain(m *testing.M) { os.Exit(metatest.Main(m)) }
+
+// testLog is a partition log for the tiering loop: acknowledged batches
+// and the offsets the loop moves.
+type testLog struct {
+	id      PartitionID
+	configs map[string]string
+
+	mu       sync.Mutex
+	batches  [][]byte // every batch, in offset order
+	appended []time.Time
+	next     int64
+	tiered   int64
+	logStart int64
+}
+
+func newTestLog(topic byte, p int32, configs map[string]string) *testLog {
+	return &testLog{id: PartitionID{Topic: [16]byte{topic}, Partition: p}, configs: configs}
+}
+
+// append adds a batch of n records with timestamps ts, ts+1, ...
+func (l *testLog) append(t testing.TB, n int, ts int64, at time.Time) {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	recs := make([]kmsg.Record, n)
+	for i := range recs {
+		recs[i] = kmsg.Record{OffsetDelta: int32(i), TimestampDelta64: int64(i),
+			Key: fmt.Appendf(nil, "k%d", l.next+int64(i)), Value: bytes.Repeat([]byte{byte(i)}, 100)}
+	}
+	b, err := batch.Build(batch.Header{BaseOffset: l.next, FirstTimestamp: ts, ProducerID: -1, BaseSequence: -1}, recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.batches = append(l.batches, b)
+	l.appended = append(l.appended, at)
+	l.next += int64(n)
+}
+
+func (l *testLog) ID() PartitionID            { return l.id }
+func (l *testLog) Configs() map[string]string { return l.configs }
+
+func (l *testLog) firstUntiered() int {
+	return sort.Search(len(l.batches), func(i int) bool {
+		h, _ := batch.ReadHeader(l.batches[i])
+		return h.BaseOffset >= l.tiered
+	})
+}
+
+func (l *testLog) Status() Status {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	st := Status{LogStart: l.logStart, HighWatermark: l.next, Tiered: l.tiered}
+	i := l.firstUntiered()
+	for j := i; j < len(l.batches); j++ {
+		st.UntieredBytes += int64(len(l.batches[j]))
+	}
+	if i < len(l.batches) {
+		st.Oldest = l.appended[i]
+	}
+	return st
+}
+
+func (l *testLog) ReadUntiered(maxBytes int64) ([][]byte, int64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out [][]byte
+	end, size := l.tiered, int64(0)
+	for _, b := range l.batches[l.firstUntiered():] {
+		if len(out) > 0 && size+int64(len(b)) > maxBytes {
+			break
+		}
+		h, _ := batch.ReadHeader(b)
+		out, size, end = append(out, b), size+int64(len(b)), h.LastOffset()+1
+	}
+	return out, end, nil
+}
+
+func (l *testLog) SetTiered(tiered, logStart int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.tiered = max(l.tiered, tiered)
+	l.logStart = max(l.logStart, logStart)
+}
+
+type testSource struct {
+	logs     []*testLog
+	active   atomic.Uint64
+	released atomic.Uint64
+}
+
+func (s *testSource) Partitions() []Partition {
+	out := make([]Partition, len(s.logs))
+	for i, l := range s.logs {
+		out[i] = l
+	}
+	return out
+}
+func (s *testSource) ActiveSegment() uint64 { return s.active.Load() }
+func (s *testSource) ReleaseWAL(limit uint64) (uint64, error) {
+	s.released.Store(limit)
+	return limit, nil
+}
+
+// flakyBucket fails the next n uploads, then behaves.
+type flakyBucket struct {
+	bucket.Bucket
+	failUploads atomic.Int32
+	uploads     atomic.Int32
+}
+
+func (f *flakyBucket) Upload(ctx context.Context, name string, r io.Reader) error {
+	if f.failUploads.Add(-1) >= 0 {
+		return errors.New("503 SlowDown: please reduce your request rate")
+	}
+	f.uploads.Add(1)
+	return f.Bucket.Upload(ctx, name, r)
+}
+
+type fixture struct {
+	t      *testing.T
+	ctx    context.Context
+	store  *meta.Store
+	bucket *flakyBucket
+	src    *testSource
+	tierer *Tierer
+	clock  time.Time
+}
+
+func newFixture(t *testing.T, cfg Config, logs ...*testLog) *fixture {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	f := &fixture{t: t, ctx: ctx, store: metatest.Shared(t), bucket: &flakyBucket{Bucket: bucket.NewMemory()},
+		src: &testSource{logs: logs}, clock: time.Now()}
+	f.src.active.Store(7)
+	var err error
+	f.tierer, err = New(ctx, cfg, f.src, f.store, f.bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.tierer.now = func() time.Time { return f.clock }
+	t.Cleanup(f.tierer.Close)
+	return f
+}
+
+func (f *fixture) round(force bool) {
+	f.t.Helper()
+	if err := f.tierer.Round(f.ctx, force); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f *fixture) objects() []string {
+	var names []string
+	if err := f.bucket.Iter(f.ctx, segmentsPrefix, func(n string) error { names = append(names, n); return nil }); err != nil {
+		f.t.Fatal(err)
+	}
+	return names
+}
+
+// readAll reads a partition from offset through the cold path in reads of
+// maxBytes and returns the base offsets of the batches, checking that the
+// reads continue one another.
+func (f *fixture) readAll(id PartitionID, from int64, maxBytes int) []int64 {
+	f.t.Helper()
+	var bases []int64
+	next := from
+	for range 10000 {
+		b, err := f.tierer.Read(f.ctx, id, next, maxBytes, true)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		if len(b) == 0 {
+			return bases
+		}
+		for len(b) > 0 {
+			h, err := batch.Parse(b[:min(len(b), int(batch.HeaderSize))])
+			if err != nil && h.Size() == 0 {
+				f.t.Fatalf("bad batch at %d: %v", next, err)
+			}
+			if h.LastOffset() < next {
+				f.t.Fatalf("read from %d returned batch %d-%d", next, h.BaseOffset, h.LastOffset())
+			}
+			if h.BaseOffset > next {
+				f.t.Fatalf("gap: read from %d returned batch starting at %d", next, h.BaseOffset)
+			}
+			bases = append(bases, h.BaseOffset)
+			next = h.LastOffset() + 1
+			b = b[h.Size():]
+		}
+	}
+	f.t.Fatal("read did not finish")
+	return nil
+}
+
+func TestRoundSealsAllPartitionsIntoOneObject(t *testing.T) {
+	now := time.Now()
+	logs := []*testLog{
+		newTestLog(1, 0, map[string]string{meta.ConfigSegmentMs: "1000"}),
+		newTestLog(1, 1, nil),
+		newTestLog(2, 0, nil),
+	}
+	f := newFixture(t, Config{SegmentMs: time.Hour}, logs...)
+	for _, l := range logs {
+		for j := range 5 {
+			l.append(t, 10, now.UnixMilli()+int64(100*j), now)
+		}
+	}
+	// Nothing is due yet: no upload.
+	f.round(false)
+	if n := len(f.objects()); n != 0 {
+		t.Fatalf("%d objects before anything was due", n)
+	}
+	// Topic 1 partition 0 comes due (segment.ms 1s): every partition with
+	// untiered data goes into the same object.
+	f.clock = now.Add(2 * time.Second)
+	f.round(false)
+	objs := f.objects()
+	if len(objs) != 1 {
+		t.Fatalf("objects %v, want one", objs)
+	}
+	for _, l := range logs {
+		st := l.Status()
+		if st.Tiered != 50 || st.UntieredBytes != 0 {
+			t.Errorf("%s: status %+v after the round, want all 50 offsets tiered", l.id, st)
+		}
+		m, err := f.store.Manifest(f.ctx, l.id.Topic, l.id.Partition)
+		if err != nil || len(m.Segments) != 1 || m.Segments[0].Object != objs[0] || m.EndOffset() != 50 || m.Segments[0].Records != 50 {
+			t.Errorf("%s: manifest %+v %v", l.id, m, err)
+		}
+	}
+	if got := f.src.released.Load(); got != 7 {
+		t.Fatalf("ReleaseWAL(%d), want the active segment read before the round (7)", got)
+	}
+	// Reads come back gapless in small and large pieces.
+	for _, maxBytes := range []int{1, 2000, 1 << 20} {
+		if bases := f.readAll(logs[1].id, 0, maxBytes); len(bases) != 5 || bases[4] != 40 {
+			t.Fatalf("maxBytes %d: batches at %v", maxBytes, bases)
+		}
+	}
+	if bases := f.readAll(logs[1].id, 25, 1); len(bases) != 3 || bases[0] != 20 {
+		t.Fatalf("read from 25: batches at %v, want 20, 30, 40", bases)
+	}
+}
+
+func TestReadSpansObjects(t *testing.T) {
+	now := time.Now()
+	l := newTestLog(1, 0, nil)
+	f := newFixture(t, Config{}, l)
+	// Three rounds, three objects of 40 offsets each (4 batches of 10).
+	for r := range 3 {
+		for j := range 4 {
+			l.append(t, 10, now.UnixMilli()+int64(1000*r+10*j), now)
+		}
+		f.round(true)
+	}
+	if n := len(f.objects()); n != 3 {
+		t.Fatalf("%d objects, want 3", n)
+	}
+	for _, maxBytes := range []int{1, 1500, 3000, 5000, 1 << 20} {
+		bases := f.readAll(l.id, 0, maxBytes)
+		if len(bases) != 12 {
+			t.Fatalf("maxBytes %d: %d batches %v, want 12", maxBytes, len(bases), bases)
+		}
+		for i, b := range bases {
+			if b != int64(10*i) {
+				t.Fatalf("maxBytes %d: batch %d at %d", maxBytes, i, b)
+			}
+		}
+	}
+	// Timestamps: the first record at or after a time, across objects.
+	base := now.UnixMilli()
+	for _, tc := range []struct{ from, ts, want int64 }{
+		{0, base, 0}, {0, base + 5, 5}, {0, base + 1000, 40}, {0, base + 2035, 115}, {50, base, 50}, {0, base + 5000, -1},
+	} {
+		off, _, err := f.tierer.OffsetForTimestamp(f.ctx, l.id, tc.from, tc.ts)
+		if tc.want < 0 {
+			if !errors.Is(err, ErrNoOffset) {
+				t.Errorf("OffsetForTimestamp(from %d, ts %d) = %d, %v; want ErrNoOffset", tc.from, tc.ts-base, off, err)
+			}
+			continue
+		}
+		if err != nil || off != tc.want {
+			t.Errorf("OffsetForTimestamp(from %d, ts +%d) = %d, %v; want %d", tc.from, tc.ts-base, off, err, tc.want)
+		}
+	}
+	off, ts, err := f.tierer.MaxTimestamp(f.ctx, l.id, 0)
+	if err != nil || off != 119 || ts != base+2039 {
+		t.Fatalf("MaxTimestamp = %d, %d, %v; want 119 at +2039", off, ts-base, err)
+	}
+}
+
+func TestUploadRetriesUntilTheStoreAnswers(t *testing.T) {
+	l := newTestLog(1, 0, nil)
+	f := newFixture(t, Config{}, l)
+	l.append(t, 10, time.Now().UnixMilli(), time.Now())
+	f.bucket.failUploads.Store(3)
+	f.round(true)
+	if st := l.Status(); st.Tiered != 10 {
+		t.Fatalf("tiered %d after the store recovered, want 10", st.Tiered)
+	}
+	if got := f.bucket.uploads.Load(); got != 1 {
+		t.Fatalf("%d successful uploads, want 1", got)
+	}
+	if got := testutil.ToFloat64(f.tierer.m.retries); got != 3 {
+		t.Fatalf("retries %v, want 3", got)
+	}
+}
+
+func TestRetentionAndCollection(t *testing.T) {
+	now := time.Now()
+	timed := newTestLog(1, 0, map[string]string{meta.ConfigRetentionMs: "100000"})
+	sized := newTestLog(1, 1, map[string]string{meta.ConfigRetentionBytes: "4000"})
+	compacted := newTestLog(1, 2, map[string]string{meta.ConfigRetentionMs: "100000", meta.ConfigCleanupPolicy: "compact"})
+	f := newFixture(t, Config{GCGrace: 5 * time.Minute}, timed, sized, compacted)
+	// Three objects, the records of round r timestamped r minutes apart.
+	for r := range 3 {
+		for _, l := range []*testLog{timed, sized, compacted} {
+			l.append(t, 10, now.Add(time.Duration(r-2)*time.Minute).UnixMilli(), now)
+		}
+		f.round(true)
+	}
+	objs := f.objects()
+	// 90 s later, the first object's records (2 min old then) are past
+	// retention.ms; the second's (1 min) too; the third's are not.
+	f.clock = now.Add(90 * time.Second)
+	f.round(false)
+	if st := timed.Status(); st.LogStart != 20 {
+		t.Fatalf("retention.ms: log start %d, want 20", st.LogStart)
+	}
+	// Each object holds about 2 KB of this partition; 4000 bytes keep the
+	// last two.
+	m, _ := f.store.Manifest(f.ctx, sized.id.Topic, sized.id.Partition)
+	if len(m.Segments) != 2 || m.LogStart != 10 {
+		t.Fatalf("retention.bytes: manifest %+v, want the last two segments from 10", m)
+	}
+	if st := compacted.Status(); st.LogStart != 0 {
+		t.Fatalf("a compact-only topic lost data to retention: log start %d", st.LogStart)
+	}
+	if _, err := f.tierer.Read(f.ctx, timed.id, 25, 1<<20, true); err != nil {
+		t.Fatal(err)
+	}
+
+	// The first object is still named by the compacted partition: nothing
+	// to collect. Delete that partition's manifest (as a topic deletion
+	// does): the first two objects are garbage, but younger than the grace.
+	if n, err := f.tierer.CollectGarbage(f.ctx); err != nil || n != 0 {
+		t.Fatalf("collected %d, %v; want 0", n, err)
+	}
+	if _, err := f.store.Client().Delete(f.ctx, f.store.Prefix()+"/manifests/", clientv3.WithPrefix()); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := f.tierer.CollectGarbage(f.ctx); err != nil || n != 0 {
+		t.Fatalf("collected %d young objects, %v", n, err)
+	}
+	f.clock = time.Now().Add(10 * time.Minute)
+	if n, err := f.tierer.CollectGarbage(f.ctx); err != nil || n != len(objs) {
+		t.Fatalf("collected %d, %v; want all %d", n, err, len(objs))
+	}
+	if left := f.objects(); len(left) != 0 {
+		t.Fatalf("objects left: %v", left)
+	}
+}
+
+func TestConflictingCommitReloads(t *testing.T) {
+	l := newTestLog(1, 0, nil)
+	f := newFixture(t, Config{}, l)
+	l.append(t, 10, time.Now().UnixMilli(), time.Now())
+	// Another writer (a new leader, say) commits first.
+	_, err := f.store.CommitManifests(f.ctx, []meta.ManifestUpdate{{TopicID: l.id.Topic, Partition: l.id.Partition,
+		Manifest: meta.Manifest{Segments: []meta.SegmentRef{{Object: "segments/other", FirstOffset: 0, LastOffset: 4}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.tierer.Round(f.ctx, true); !errors.Is(err, meta.ErrManifestConflict) {
+		t.Fatalf("round = %v, want a manifest conflict", err)
+	}
+	if st := l.Status(); st.Tiered != 0 {
+		t.Fatalf("tiered %d after a failed commit", st.Tiered)
+	}
+	if m := f.tierer.manifest(l.id); len(m.Segments) != 1 || m.Segments[0].Object != "segments/other" {
+		t.Fatalf("manifest not reloaded: %+v", m)
+	}
+}
