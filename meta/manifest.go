@@ -34,7 +34,13 @@ type SegmentRef struct {
 type Manifest struct {
 	// LogStart is the partition's log start offset: retention and
 	// DeleteRecords move it up; segments wholly below it are dropped.
-	LogStart int64        `json:"logStart,omitempty"`
+	LogStart int64 `json:"logStart,omitempty"`
+	// End is the offset after the last tiered one. It can pass the last
+	// segment's end: compaction may empty the newest segment.
+	End int64 `json:"end,omitempty"`
+	// Cleaned is the offset below which compaction last ran (compacted
+	// topics only).
+	Cleaned  int64        `json:"cleaned,omitempty"`
 	Segments []SegmentRef `json:"segments"`
 	// Revision is the etcd revision the manifest was read at (its key's
 	// ModRevision; 0 when the partition has none yet). A commit succeeds
@@ -43,12 +49,13 @@ type Manifest struct {
 }
 
 // EndOffset is the offset after the last tiered one, at least LogStart:
-// everything below it is either in a segment or deleted.
+// everything below it is in a segment, compacted away or deleted.
 func (m *Manifest) EndOffset() int64 {
-	if len(m.Segments) == 0 {
-		return m.LogStart
+	end := max(m.LogStart, m.End)
+	if n := len(m.Segments); n > 0 {
+		end = max(end, m.Segments[n-1].LastOffset+1)
 	}
-	return max(m.LogStart, m.Segments[len(m.Segments)-1].LastOffset+1)
+	return end
 }
 
 // validate checks that the segments are ordered and do not overlap.

@@ -21,7 +21,7 @@ var ErrNoOffset = fmt.Errorf("no such tiered offset")
 // Read returns whole batches of the partition holding offsets at or after
 // offset from its tiered segments, up to maxBytes (the first batch
 // whatever its size when minOne is set). It returns nothing if no segment
-// holds offset or later.
+// holds offset or later (compaction can empty the end of the tiered log).
 func (t *Tierer) Read(ctx context.Context, id PartitionID, offset int64, maxBytes int, minOne bool) ([]byte, error) {
 	t.m.coldReads.Inc()
 	m := t.manifest(id)
@@ -47,13 +47,14 @@ func (t *Tierer) Read(ctx context.Context, id PartitionID, offset int64, maxByte
 			}
 			out = append(out, b...)
 		}
-		// Go on to the next segment only if this one was read to its end.
-		if len(batches) == 0 {
-			return out, fmt.Errorf("object %s holds no batch of %s at or after %d, though the manifest says it holds %d-%d", s.Object, id, offset, s.FirstOffset, s.LastOffset)
-		}
-		h, err := batch.ReadHeader(batches[len(batches)-1])
-		if err != nil || h.LastOffset() < s.LastOffset {
-			return out, err
+		// Go on to the next segment only if this one was read to its end
+		// (or holds nothing more: compaction leaves gaps). If ReadBatches
+		// stopped at the limit, the next read continues here.
+		if len(batches) > 0 {
+			h, err := batch.ReadHeader(batches[len(batches)-1])
+			if err != nil || h.LastOffset() < s.LastOffset {
+				return out, err
+			}
 		}
 	}
 	return out, nil

@@ -14,6 +14,9 @@ type metrics struct {
 	gcDeleted     prometheus.Counter
 	untiered      prometheus.Gauge
 	coldReads     prometheus.Counter
+	merges        prometheus.Counter
+	compactions   prometheus.Counter
+	rewriteBytes  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -47,8 +50,18 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		coldReads: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "strata_tiering_cold_reads_total", Help: "Reads served from object storage.",
 		}),
+		merges: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "strata_tiering_merges_total", Help: "Runs of small segments of a partition merged into one object.",
+		}),
+		compactions: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "strata_tiering_compactions_total", Help: "Compactions of compacted topics' partitions (latest record per key kept).",
+		}),
+		rewriteBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "strata_tiering_rewritten_bytes_total", Help: "Bytes of objects uploaded by merges and compactions.",
+		}),
 	}
-	m.collectors = []prometheus.Collector{m.uploads, m.uploadBytes, m.inputBytes, m.uploadSeconds, m.commits, m.retries, m.gcDeleted, m.untiered, m.coldReads}
+	m.collectors = []prometheus.Collector{m.uploads, m.uploadBytes, m.inputBytes, m.uploadSeconds, m.commits, m.retries, m.gcDeleted, m.untiered, m.coldReads,
+		m.merges, m.compactions, m.rewriteBytes}
 	if reg == nil {
 		return m, nil
 	}

@@ -40,6 +40,9 @@ type Tierer struct {
 	// collector leaves them alone.
 	inflightMu sync.Mutex
 	inflight   map[string]bool
+
+	compactMu sync.Mutex
+	compacted map[PartitionID]time.Time // when each partition was last compacted
 }
 
 // New returns a Tierer for src's partitions, keeping manifests in store
@@ -56,6 +59,7 @@ func New(ctx context.Context, cfg Config, src Source, store manifestStore, b buc
 	t := &Tierer{
 		cfg: cfg, log: cfg.Logger.With("component", "tiering"), src: src, store: store, bucket: b, m: m,
 		now: time.Now, manifests: map[PartitionID]*meta.Manifest{}, inflight: map[string]bool{},
+		compacted: map[PartitionID]time.Time{},
 	}
 	t.readers.init(cfg.ReaderCacheSize)
 	all, err := store.Manifests(ctx)
@@ -96,6 +100,9 @@ func (t *Tierer) Run(ctx context.Context) {
 		}
 		if err := t.Round(ctx, false); err != nil && ctx.Err() == nil {
 			t.log.Warn("tiering round failed; retrying", "err", err)
+		}
+		if _, err := t.maintain(ctx); err != nil && ctx.Err() == nil {
+			t.log.Warn("merging or compacting tiered segments failed; retrying", "err", err)
 		}
 		if t.now().Sub(lastGC) >= t.cfg.GCInterval {
 			lastGC = t.now()
@@ -196,9 +203,10 @@ func (t *Tierer) Round(ctx context.Context, force bool) error {
 // (new segment, log start from the log, retention), or nil if it does not
 // change.
 func (t *Tierer) nextManifest(old *meta.Manifest, c candidate, ref *meta.SegmentRef, now time.Time) *meta.Manifest {
-	m := &meta.Manifest{LogStart: max(old.LogStart, c.st.LogStart), Segments: old.Segments, Revision: old.Revision}
+	m := &meta.Manifest{LogStart: max(old.LogStart, c.st.LogStart), End: old.EndOffset(), Segments: old.Segments, Revision: old.Revision}
 	if ref != nil {
 		m.Segments = append(slices.Clip(m.Segments), *ref)
+		m.End = max(m.End, ref.LastOffset+1)
 	}
 	m.LogStart = max(m.LogStart, t.retentionStart(m, c, now))
 	// Segments wholly below the log start leave the manifest.

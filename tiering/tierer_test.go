@@ -408,3 +408,142 @@ func TestConflictingCommitReloads(t *testing.T) {
 		t.Fatalf("manifest not reloaded: %+v", m)
 	}
 }
+
+// appendKeyed adds a batch of records with the given keys and values (a
+// nil value is a tombstone), timestamped ts.
+func (l *testLog) appendKeyed(t testing.TB, ts int64, kv ...[]byte) {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var recs []kmsg.Record
+	for i := 0; i < len(kv); i += 2 {
+		recs = append(recs, kmsg.Record{OffsetDelta: int32(i / 2), Key: kv[i], Value: kv[i+1]})
+	}
+	b, err := batch.Build(batch.Header{BaseOffset: l.next, FirstTimestamp: ts, ProducerID: -1, BaseSequence: -1}, recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.batches = append(l.batches, b)
+	l.appended = append(l.appended, time.Now())
+	l.next += int64(len(recs))
+}
+
+// records reads every tiered record of the partition: offset → key=value.
+func (f *fixture) records(id PartitionID) map[int64]string {
+	f.t.Helper()
+	out := map[int64]string{}
+	next := int64(0)
+	for range 1000 {
+		b, err := f.tierer.Read(f.ctx, id, next, 1<<20, true)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		if len(b) == 0 {
+			return out
+		}
+		for len(b) > 0 {
+			h, err := batch.ReadHeader(b)
+			if err != nil {
+				f.t.Fatal(err)
+			}
+			_, recs, err := batch.Records(b[:h.Size()], 1<<20)
+			if err != nil {
+				f.t.Fatal(err)
+			}
+			for _, r := range recs {
+				v := "<nil>"
+				if r.Value != nil {
+					v = string(r.Value)
+				}
+				out[h.BaseOffset+int64(r.OffsetDelta)] = string(r.Key) + "=" + v
+			}
+			next = h.LastOffset() + 1
+			b = b[h.Size():]
+		}
+	}
+	f.t.Fatal("read did not finish")
+	return nil
+}
+
+func TestMergeSmallSegments(t *testing.T) {
+	l := newTestLog(1, 0, map[string]string{meta.ConfigSegmentBytes: "1000000"})
+	f := newFixture(t, Config{}, l)
+	now := time.Now()
+	for r := range mergeMinRun + 3 {
+		l.append(t, 5, now.UnixMilli()+int64(r), now)
+		f.round(true)
+	}
+	before := f.records(l.id)
+	if did, err := f.tierer.maintain(f.ctx); err != nil || !did {
+		t.Fatalf("maintain = %v, %v; want a merge", did, err)
+	}
+	m := f.tierer.manifest(l.id)
+	if len(m.Segments) != 1 || m.Segments[0].FirstOffset != 0 || m.Segments[0].LastOffset != int64(5*(mergeMinRun+3)-1) || m.Segments[0].Records != int64(5*(mergeMinRun+3)) {
+		t.Fatalf("after the merge: %+v", m.Segments)
+	}
+	if after := f.records(l.id); len(after) != len(before) || fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Fatalf("records changed by the merge: %d before, %d after", len(before), len(after))
+	}
+	if did, err := f.tierer.maintain(f.ctx); err != nil || did {
+		t.Fatalf("second maintain = %v, %v; want nothing to do", did, err)
+	}
+	// The replaced objects are garbage now.
+	f.clock = time.Now().Add(time.Hour)
+	if n, err := f.tierer.CollectGarbage(f.ctx); err != nil || n != mergeMinRun+3 {
+		t.Fatalf("collected %d, %v; want the %d merged objects", n, err, mergeMinRun+3)
+	}
+	if after := f.records(l.id); len(after) != len(before) {
+		t.Fatalf("records after collection: %d, want %d", len(after), len(before))
+	}
+}
+
+func TestMergeRunPolicy(t *testing.T) {
+	seg := func(bytes int64) meta.SegmentRef { return meta.SegmentRef{Bytes: bytes} }
+	segs := []meta.SegmentRef{seg(600), seg(10), seg(10), seg(700), seg(10), seg(10), seg(10), seg(10)}
+	if _, _, ok := mergeRun(segs, 1000, 5); ok {
+		t.Fatal("merged runs shorter than the minimum")
+	}
+	if i, j, ok := mergeRun(segs, 1000, 4); !ok || i != 4 || j != 8 {
+		t.Fatalf("mergeRun = %d, %d, %v; want the last four", i, j, ok)
+	}
+	if i, j, ok := mergeRun([]meta.SegmentRef{seg(300), seg(300), seg(300)}, 1000, 16); !ok || i != 0 || j != 3 {
+		t.Fatalf("mergeRun of segments reaching half the target = %d, %d, %v", i, j, ok)
+	}
+	if i, j, ok := mergeRun([]meta.SegmentRef{seg(400), seg(400), seg(400)}, 1000, 16); !ok || i != 0 || j != 2 {
+		t.Fatalf("mergeRun capped at the target = %d, %d, %v", i, j, ok)
+	}
+}
+
+func TestCompactedTopic(t *testing.T) {
+	l := newTestLog(1, 0, map[string]string{
+		meta.ConfigCleanupPolicy: "compact", meta.ConfigDeleteRetentionMs: "60000", meta.ConfigSegmentMs: "1",
+	})
+	f := newFixture(t, Config{}, l)
+	old := time.Now().Add(-time.Hour).UnixMilli()
+	recent := time.Now().UnixMilli()
+	b := func(s string) []byte { return []byte(s) }
+	l.appendKeyed(t, old, b("a"), b("a1"), b("b"), b("b1"), b("c"), b("c1")) // 0-2
+	f.round(true)
+	l.appendKeyed(t, old, b("a"), b("a2"), b("d"), b("d1"), nil, b("nokey")) // 3-5
+	f.round(true)
+	l.appendKeyed(t, old, b("b"), nil, b("c"), b("c2")) // 6-7: b deleted long ago
+	f.round(true)
+	l.appendKeyed(t, recent, b("a"), b("a3"), b("d"), nil) // 8-9: d deleted just now
+	f.round(true)
+	if did, err := f.tierer.maintain(f.ctx); err != nil || !did {
+		t.Fatalf("maintain = %v, %v; want a compaction", did, err)
+	}
+	want := map[int64]string{5: "=nokey", 7: "c=c2", 8: "a=a3", 9: "d=<nil>"}
+	if got := f.records(l.id); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("after compaction:\n got %v\nwant %v", got, want)
+	}
+	m := f.tierer.manifest(l.id)
+	if m.EndOffset() != 10 || m.Cleaned != 10 || m.Segments[0].FirstOffset != 0 || m.Segments[len(m.Segments)-1].LastOffset != 9 {
+		t.Fatalf("manifest after compaction: %+v", m)
+	}
+	// Nothing new is dirty: no second compaction.
+	f.clock = time.Now().Add(time.Minute)
+	if did, err := f.tierer.maintain(f.ctx); err != nil || did {
+		t.Fatalf("maintain with nothing dirty = %v, %v", did, err)
+	}
+}
