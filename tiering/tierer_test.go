@@ -530,6 +530,7 @@ func TestCompactedTopic(t *testing.T) {
 	f.round(true)
 	l.appendKeyed(t, recent, b("a"), b("a3"), b("d"), nil) // 8-9: d deleted just now
 	f.round(true)
+	f.clock = time.Now()
 	if did, err := f.tierer.maintain(f.ctx); err != nil || !did {
 		t.Fatalf("maintain = %v, %v; want a compaction", did, err)
 	}

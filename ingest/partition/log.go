@@ -435,9 +435,15 @@ func (l *Log) read(ctx context.Context, offset int64, maxBytes int, minOne bool)
 		l.mu.Unlock()
 		return ReadResult{Offsets: off}, fmt.Errorf("partition %s: offset %d outside [%d, %d]: %w", l.id, offset, off.LogStart, off.HighWatermark, kerr.OffsetOutOfRange)
 	}
-	if offset < l.hotStartLocked() {
+	if hot := l.hotStartLocked(); offset < hot {
 		l.mu.Unlock()
-		return l.readCold(ctx, off, offset, maxBytes, minOne)
+		res, err := l.readCold(ctx, off, offset, maxBytes, minOne)
+		if err != nil || len(res.Batches) > 0 || hot >= off.HighWatermark {
+			return res, err
+		}
+		// Compaction emptied the rest of the tiered log: go on in the WAL.
+		l.mu.Lock()
+		offset = max(offset, l.hotStartLocked())
 	}
 	i := sort.Search(len(l.mu.spans), func(i int) bool { return l.mu.spans[i].last >= offset })
 	var positions []wal.Position
@@ -485,9 +491,6 @@ func (l *Log) readCold(ctx context.Context, off Offsets, offset int64, maxBytes 
 			return ReadResult{Offsets: off}, fmt.Errorf("partition %s: offset %d is below the log start %d: %w", l.id, offset, start, kerr.OffsetOutOfRange)
 		}
 		return ReadResult{Offsets: off}, fmt.Errorf("partition %s: read tiered offset %d: %v: %w", l.id, offset, err, kerr.KafkaStorageError)
-	}
-	if len(b) == 0 && minOne {
-		return ReadResult{Offsets: off}, fmt.Errorf("partition %s: offset %d is below the WAL but no tiered object holds it: %w", l.id, offset, kerr.KafkaStorageError)
 	}
 	return ReadResult{Offsets: off, Batches: b}, nil
 }
