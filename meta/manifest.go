@@ -19,13 +19,18 @@ var ErrManifestConflict = errors.New("manifest changed since it was read")
 // SegmentRef names the part of a tiered object that holds a range of one
 // partition's offsets.
 type SegmentRef struct {
-	Object       string `json:"object"` // object name in the bucket
-	FirstOffset  int64  `json:"first"`
-	LastOffset   int64  `json:"last"`
-	MinTimestamp int64  `json:"minTs"`
-	MaxTimestamp int64  `json:"maxTs"`
-	Records      int64  `json:"records"`
-	Bytes        int64  `json:"bytes"` // stored bytes of this partition in the object
+	Object string `json:"object"` // object name in the bucket
+	// Level is 0 for a segment (a Parquet object). A ref of level n > 0
+	// names a manifest page: an object listing refs of lower levels that
+	// together cover this ref's offsets (see tiering's pages.go and
+	// docs/format/manifest.md); the counts and timestamps sum them up.
+	Level        int   `json:"level,omitempty"`
+	FirstOffset  int64 `json:"first"`
+	LastOffset   int64 `json:"last"`
+	MinTimestamp int64 `json:"minTs"`
+	MaxTimestamp int64 `json:"maxTs"`
+	Records      int64 `json:"records"`
+	Bytes        int64 `json:"bytes"` // stored bytes of this partition in the object
 }
 
 // Manifest is one partition's record of its tiered data: the segments

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"sync"
 
@@ -24,14 +25,11 @@ var ErrNoOffset = fmt.Errorf("no such tiered offset")
 // holds offset or later (compaction can empty the end of the tiered log).
 func (t *Tierer) Read(ctx context.Context, id PartitionID, offset int64, maxBytes int, minOne bool) ([]byte, error) {
 	t.m.coldReads.Inc()
-	m := t.manifest(id)
 	var out []byte
-	i := sort.Search(len(m.Segments), func(i int) bool { return m.Segments[i].LastOffset >= offset })
-	for ; i < len(m.Segments); i++ {
-		s := &m.Segments[i]
+	err := t.walk(ctx, t.manifest(id).Segments, offset, nil, func(s *meta.SegmentRef) error {
 		r, err := t.readers.open(ctx, t.bucket, s.Object)
 		if err != nil {
-			return out, err
+			return err
 		}
 		limit := maxBytes - len(out)
 		if limit <= 0 {
@@ -39,11 +37,11 @@ func (t *Tierer) Read(ctx context.Context, id PartitionID, offset int64, maxByte
 		}
 		batches, err := r.ReadBatches(id.Topic, id.Partition, max(offset, s.FirstOffset), limit)
 		if err != nil {
-			return out, fmt.Errorf("object %s: %w", s.Object, err)
+			return fmt.Errorf("object %s: %w", s.Object, err)
 		}
 		for _, b := range batches {
 			if len(out)+len(b) > maxBytes && !(minOne && len(out) == 0) {
-				return out, nil
+				return errStop
 			}
 			out = append(out, b...)
 		}
@@ -52,27 +50,43 @@ func (t *Tierer) Read(ctx context.Context, id PartitionID, offset int64, maxByte
 		// stopped at the limit, the next read continues here.
 		if len(batches) > 0 {
 			h, err := batch.ReadHeader(batches[len(batches)-1])
-			if err != nil || h.LastOffset() < s.LastOffset {
-				return out, err
+			if err != nil {
+				return err
+			}
+			if h.LastOffset() < s.LastOffset {
+				return errStop
 			}
 		}
+		return nil
+	})
+	if err == errStop {
+		err = nil
 	}
-	return out, nil
+	return out, err
 }
 
 // OffsetForTimestamp returns the first tiered record at or after offset
-// from whose timestamp is at or after ts.
+// from whose timestamp is at or after ts. Segments and pages whose
+// records are all older than ts are not read.
 func (t *Tierer) OffsetForTimestamp(ctx context.Context, id PartitionID, from, ts int64) (int64, int64, error) {
-	m := t.manifest(id)
-	for _, s := range m.Segments {
-		if s.LastOffset < from || s.MaxTimestamp < ts {
-			continue
+	off, rts := int64(-1), int64(-1)
+	skip := func(r *meta.SegmentRef) bool { return r.MaxTimestamp < ts }
+	err := t.walk(ctx, t.manifest(id).Segments, from, skip, func(s *meta.SegmentRef) error {
+		o, st, err := t.findRecord(ctx, id, s, from, ts, func(o, rt int64) bool { return o >= from && rt >= ts })
+		switch {
+		case err == ErrNoOffset:
+			return nil // only records below from matched
+		case err != nil:
+			return err
 		}
-		off, rts, err := t.findRecord(ctx, id, &s, from, ts, func(o, rt int64) bool { return o >= from && rt >= ts })
-		if err == ErrNoOffset {
-			continue // only records below from matched
-		}
-		return off, rts, err
+		off, rts = o, st
+		return errStop
+	})
+	switch {
+	case err == errStop:
+		return off, rts, nil
+	case err != nil:
+		return -1, -1, err
 	}
 	return -1, -1, ErrNoOffset
 }
@@ -80,19 +94,54 @@ func (t *Tierer) OffsetForTimestamp(ctx context.Context, id PartitionID, from, t
 // MaxTimestamp returns the first tiered record at or after offset from
 // with the largest timestamp.
 func (t *Tierer) MaxTimestamp(ctx context.Context, id PartitionID, from int64) (int64, int64, error) {
-	m := t.manifest(id)
-	var best *meta.SegmentRef
-	for i := range m.Segments {
-		s := &m.Segments[i]
-		if s.LastOffset >= from && (best == nil || s.MaxTimestamp > best.MaxTimestamp) {
-			best = s
+	var segs []*meta.SegmentRef
+	err := t.walk(ctx, t.manifest(id).Segments, from, nil, func(s *meta.SegmentRef) error {
+		if s.FirstOffset < from {
+			// Its max timestamp may belong to a record below from: use
+			// the max of the records at or after from.
+			exact, err := t.maxTimestampFrom(ctx, id, s, from)
+			if err != nil || exact == nil {
+				return err
+			}
+			s = exact
+		}
+		segs = append(segs, s)
+		return nil
+	})
+	if err != nil {
+		return -1, -1, err
+	}
+	sort.SliceStable(segs, func(i, j int) bool { return segs[i].MaxTimestamp > segs[j].MaxTimestamp })
+	for _, s := range segs {
+		want := s.MaxTimestamp
+		off, ts, err := t.findRecord(ctx, id, s, from, want, func(o, rt int64) bool { return o >= from && rt >= want })
+		if err != ErrNoOffset {
+			return off, ts, err
 		}
 	}
-	if best == nil {
-		return -1, -1, ErrNoOffset
+	return -1, -1, ErrNoOffset
+}
+
+// maxTimestampFrom returns a copy of s whose MaxTimestamp is that of its
+// records at or after from, or nil if it has none.
+func (t *Tierer) maxTimestampFrom(ctx context.Context, id PartitionID, s *meta.SegmentRef, from int64) (*meta.SegmentRef, error) {
+	r, err := t.readers.open(ctx, t.bucket, s.Object)
+	if err != nil {
+		return nil, err
 	}
-	want := best.MaxTimestamp
-	return t.findRecord(ctx, id, best, from, want, func(o, rt int64) bool { return o >= from && rt >= want })
+	found, best := false, int64(0)
+	err = r.ScanRecords(id.Topic, id.Partition, from, math.MinInt64, func(o, ts int64) bool {
+		if o >= from && (!found || ts > best) {
+			found, best = true, ts
+		}
+		return true
+	})
+	if err != nil || !found {
+		return nil, err
+	}
+	c := *s
+	c.MaxTimestamp = best
+	return &c, nil
 }
 
 // findRecord returns the first record of the partition in segment s that

@@ -43,6 +43,12 @@ func (t *Tierer) maintain(ctx context.Context) (bool, error) {
 				return true, t.compactPartition(ctx, id, m, run, p.Configs(), target, now)
 			}
 		}
+		if nm, err := t.reshape(ctx, id, m, p.Configs(), now); nm != nil || err != nil {
+			if err != nil {
+				return true, fmt.Errorf("manifest pages of %s: %w", id, err)
+			}
+			return true, t.commitRewrite(ctx, id, nm)
+		}
 		if i, j, ok := mergeRun(m.Segments, target, mergeMinRun); ok {
 			nm, err := t.rewrite(ctx, id, m, i, j, nil, target)
 			if err != nil {
@@ -53,6 +59,35 @@ func (t *Tierer) maintain(ctx context.Context) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// reshape folds the oldest refs of a partition that keeps data forever
+// into a page when its manifest has grown past maxRefs, and unfolds the
+// first page of a partition with retention when retention would cut
+// through it. It returns nil if neither applies.
+func (t *Tierer) reshape(ctx context.Context, id PartitionID, m *meta.Manifest, cfg map[string]string, now time.Time) (*meta.Manifest, error) {
+	del, compacted := meta.CleanupPolicy(cfg)
+	retMs := meta.ConfigInt64(cfg, meta.ConfigRetentionMs)
+	retBytes := meta.ConfigInt64(cfg, meta.ConfigRetentionBytes)
+	forever := !compacted && (!del || (retMs < 0 && retBytes < 0))
+	if forever {
+		if i, ok := foldRun(m.Segments); ok {
+			return t.fold(ctx, id, m, i)
+		}
+		return nil, nil
+	}
+	if len(m.Segments) == 0 || m.Segments[0].Level == 0 || !del {
+		return nil, nil
+	}
+	var size int64
+	for _, s := range m.Segments {
+		size += s.Bytes
+	}
+	first := &m.Segments[0]
+	if (retMs >= 0 && first.MinTimestamp < now.UnixMilli()-retMs) || (retBytes >= 0 && size > retBytes) {
+		return t.unfold(ctx, m)
+	}
+	return nil, nil
 }
 
 // segmentBytes is the partition's segment.bytes, or the broker default.
@@ -68,7 +103,7 @@ func (t *Tierer) segmentBytes(p Partition) int64 {
 // that is worth a merge: at least minRun segments, or two or more that
 // together reach half of target.
 func mergeRun(segs []meta.SegmentRef, target int64, minRun int) (int, int, bool) {
-	small := func(s *meta.SegmentRef) bool { return s.Bytes < target/2 }
+	small := func(s *meta.SegmentRef) bool { return s.Level == 0 && s.Bytes < target/2 }
 	for i := 0; i < len(segs); {
 		if !small(&segs[i]) {
 			i++
@@ -162,7 +197,7 @@ func (t *Tierer) writeObject(ctx context.Context, id PartitionID, batches [][]by
 	if err != nil {
 		return meta.SegmentRef{}, fmt.Errorf("write segment: %w", err)
 	}
-	name := newObjectName(t.now())
+	name := newObjectName(segmentsPrefix, ".parquet", t.now())
 	t.setInflight(name, true)
 	if err := t.upload(ctx, name, buf.Bytes()); err != nil {
 		t.setInflight(name, false)
@@ -201,7 +236,7 @@ func (t *Tierer) commitRewrite(ctx context.Context, id PartitionID, m *meta.Mani
 func (t *Tierer) compactionDue(id PartitionID, m *meta.Manifest, cfg map[string]string, now time.Time) (int, bool) {
 	lag := meta.ConfigInt64(cfg, meta.ConfigMinCompactionLagMs)
 	j := 0
-	for j < len(m.Segments) && m.Segments[j].MaxTimestamp <= now.UnixMilli()-lag {
+	for j < len(m.Segments) && m.Segments[j].Level == 0 && m.Segments[j].MaxTimestamp <= now.UnixMilli()-lag {
 		j++
 	}
 	if j == 0 {

@@ -35,6 +35,7 @@ type Tierer struct {
 	manifests map[PartitionID]*meta.Manifest
 
 	readers readerCache
+	pages   pageCache
 
 	// inflight names uploaded objects whose commit is not settled; the
 	// collector leaves them alone.
@@ -278,7 +279,7 @@ func (t *Tierer) seal(ctx context.Context, cands []candidate) (map[PartitionID]*
 	if err != nil {
 		return nil, fmt.Errorf("write segment: %w", err)
 	}
-	name := newObjectName(t.now())
+	name := newObjectName(segmentsPrefix, ".parquet", t.now())
 	t.setInflight(name, true)
 	start := t.now()
 	if err := t.upload(ctx, name, buf.Bytes()); err != nil {
@@ -305,12 +306,12 @@ func (t *Tierer) seal(ctx context.Context, cands []candidate) (map[PartitionID]*
 // a whole row group, so they stay small enough for a fetch.
 const rowGroupBytes = 1 << 20
 
-// newObjectName names a new object: time first, so names sort by age,
-// then randomness so that no two uploads collide.
-func newObjectName(now time.Time) string {
+// newObjectName names a new object under prefix: time first, so names
+// sort by age, then randomness so that no two uploads collide.
+func newObjectName(prefix, ext string, now time.Time) string {
 	var r [8]byte
 	_, _ = rand.Read(r[:])
-	return fmt.Sprintf("%s%s-%s.parquet", segmentsPrefix, now.UTC().Format("20060102T150405.000Z"), hex.EncodeToString(r[:]))
+	return fmt.Sprintf("%s%s-%s%s", prefix, now.UTC().Format("20060102T150405.000Z"), hex.EncodeToString(r[:]), ext)
 }
 
 // upload stores data as name, retrying with backoff until it succeeds or
@@ -415,8 +416,9 @@ func (t *Tierer) reload(ctx context.Context) {
 	t.mu.Unlock()
 }
 
-// CollectGarbage deletes objects under segments/ that no manifest names
-// and that are older than GCGrace, and returns how many it deleted.
+// CollectGarbage deletes objects under segments/ and pages/ that no
+// manifest names, directly or through its pages, and that are older than
+// GCGrace, and returns how many it deleted.
 func (t *Tierer) CollectGarbage(ctx context.Context) (int, error) {
 	all, err := t.store.Manifests(ctx)
 	if err != nil {
@@ -424,19 +426,21 @@ func (t *Tierer) CollectGarbage(ctx context.Context) (int, error) {
 	}
 	live := map[string]bool{}
 	for _, pm := range all {
-		for _, s := range pm.Segments {
-			live[s.Object] = true
+		if err := t.liveObjects(ctx, pm.Segments, live); err != nil {
+			return 0, err
 		}
 	}
 	var orphans []string
-	err = t.bucket.Iter(ctx, segmentsPrefix, func(name string) error {
-		if !live[name] {
-			orphans = append(orphans, name)
+	for _, prefix := range []string{segmentsPrefix, pagePrefix} {
+		err = t.bucket.Iter(ctx, prefix, func(name string) error {
+			if !live[name] {
+				orphans = append(orphans, name)
+			}
+			return nil
+		})
+		if err != nil {
+			return 0, fmt.Errorf("list objects: %w", err)
 		}
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("list objects: %w", err)
 	}
 	deleted := 0
 	for _, name := range orphans {

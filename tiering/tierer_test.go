@@ -548,3 +548,63 @@ func TestCompactedTopic(t *testing.T) {
 		t.Fatalf("maintain with nothing dirty = %v, %v", did, err)
 	}
 }
+
+func TestManifestPagesStayBoundedAndExpire(t *testing.T) {
+	// segment.bytes 14: no segment counts as small, so nothing merges and
+	// every round's segment stays a ref of its own.
+	cfg := map[string]string{meta.ConfigSegmentBytes: "14"}
+	l := newTestLog(1, 0, cfg)
+	f := newFixture(t, Config{}, l)
+	base := time.Now().Add(-time.Hour)
+	const rounds = maxRefs + 44
+	for r := range rounds {
+		l.append(t, 2, base.Add(time.Duration(r)*time.Second).UnixMilli(), time.Now())
+		f.round(true)
+	}
+	before := f.records(l.id)
+	if did, err := f.tierer.maintain(f.ctx); err != nil || !did {
+		t.Fatalf("maintain = %v, %v; want a fold", did, err)
+	}
+	m := f.tierer.manifest(l.id)
+	if len(m.Segments) != rounds-pageFanout+1 || m.Segments[0].Level != 1 || m.Segments[0].Records != 2*pageFanout ||
+		m.Segments[0].LastOffset != 2*pageFanout-1 || m.EndOffset() != 2*rounds {
+		t.Fatalf("after folding: %d refs, first %+v", len(m.Segments), m.Segments[0])
+	}
+	if did, err := f.tierer.maintain(f.ctx); err != nil || did {
+		t.Fatalf("maintain of a bounded manifest = %v, %v", did, err)
+	}
+	// Reads, timestamps and the collector see through the page.
+	f.tierer.pages = pageCache{} // read the page from the bucket
+	if after := f.records(l.id); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Fatalf("records changed by folding: %d before, %d after", len(before), len(after))
+	}
+	if off, _, err := f.tierer.OffsetForTimestamp(f.ctx, l.id, 0, base.Add(10*time.Second).UnixMilli()); err != nil || off != 20 {
+		t.Fatalf("OffsetForTimestamp into the page = %d, %v; want 20", off, err)
+	}
+	if off, _, err := f.tierer.MaxTimestamp(f.ctx, l.id, 0); err != nil || off != 2*rounds-1 {
+		t.Fatalf("MaxTimestamp = %d, %v", off, err)
+	}
+	f.clock = time.Now().Add(time.Hour)
+	if n, err := f.tierer.CollectGarbage(f.ctx); err != nil || n != 0 {
+		t.Fatalf("collected %d, %v from a paged manifest; want 0", n, err)
+	}
+
+	// Retention that cuts through the page unfolds it, then expires the
+	// first 50 segments one by one.
+	cfg[meta.ConfigRetentionMs] = fmt.Sprint(time.Since(base.Add(50*time.Second)).Milliseconds())
+	f.clock = time.Now()
+	if did, err := f.tierer.maintain(f.ctx); err != nil || !did {
+		t.Fatalf("maintain = %v, %v; want an unfold", did, err)
+	}
+	f.round(false)
+	if st := l.Status(); st.LogStart != 100 {
+		t.Fatalf("log start %d after retention, want 100", st.LogStart)
+	}
+	if m := f.tierer.manifest(l.id); m.Segments[0].Level != 0 || m.Segments[0].FirstOffset != 100 || len(m.Segments) != rounds-50 {
+		t.Fatalf("after retention: %d refs, first %+v", len(m.Segments), m.Segments[0])
+	}
+	f.clock = time.Now().Add(time.Hour)
+	if n, err := f.tierer.CollectGarbage(f.ctx); err != nil || n != 51 {
+		t.Fatalf("collected %d, %v; want 50 segments and the page", n, err)
+	}
+}
