@@ -608,3 +608,96 @@ func TestManifestPagesStayBoundedAndExpire(t *testing.T) {
 		t.Fatalf("collected %d, %v; want 50 segments and the page", n, err)
 	}
 }
+
+// flakyStore fails manifest commits while down is set, as an unreachable
+// etcd does.
+type flakyStore struct {
+	*meta.Store
+	down atomic.Bool
+}
+
+func (s *flakyStore) CommitManifests(ctx context.Context, u []meta.ManifestUpdate) ([]meta.Manifest, error) {
+	if s.down.Load() {
+		return nil, errors.New("etcdserver: request timed out")
+	}
+	return s.Store.CommitManifests(ctx, u)
+}
+
+func TestUnreachableEtcdDuringCommit(t *testing.T) {
+	l := newTestLog(1, 0, nil)
+	f := newFixture(t, Config{GCGrace: 2 * time.Second}, l)
+	store := &flakyStore{Store: f.store}
+	f.tierer.store = store
+	l.append(t, 10, time.Now().UnixMilli(), time.Now())
+
+	// etcd stays down longer than the commit is allowed to take (half the
+	// grace): the round gives up, the data stays in the WAL, and the
+	// uploaded object is left to the collector.
+	store.down.Store(true)
+	start := time.Now()
+	if err := f.tierer.Round(f.ctx, true); err == nil {
+		t.Fatal("round succeeded with etcd down")
+	}
+	if d := time.Since(start); d < time.Second || d > 10*time.Second {
+		t.Fatalf("round gave up after %s, want about a second", d)
+	}
+	if st := l.Status(); st.Tiered != 0 {
+		t.Fatalf("tiered %d without a committed manifest", st.Tiered)
+	}
+	if n := len(f.objects()); n != 1 {
+		t.Fatalf("%d objects after the failed round, want the one uploaded", n)
+	}
+
+	// etcd is back while the next round retries: it commits; the manifest
+	// names one object, not two, and the first is garbage.
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		store.down.Store(false)
+	}()
+	f.round(true)
+	m, err := f.store.Manifest(f.ctx, l.id.Topic, l.id.Partition)
+	if err != nil || len(m.Segments) != 1 || m.EndOffset() != 10 {
+		t.Fatalf("manifest %+v, %v", m, err)
+	}
+	if st := l.Status(); st.Tiered != 10 {
+		t.Fatalf("tiered %d, want 10", st.Tiered)
+	}
+	f.clock = time.Now().Add(time.Minute)
+	if n, err := f.tierer.CollectGarbage(f.ctx); err != nil || n != 1 {
+		t.Fatalf("collected %d, %v; want the abandoned upload", n, err)
+	}
+	if got := f.records(l.id); len(got) != 10 {
+		t.Fatalf("%d records readable, want 10", len(got))
+	}
+}
+
+func TestRestartMidUpload(t *testing.T) {
+	// A broker uploads an object and dies before committing: a new Tierer
+	// (the restarted broker) re-seals the data from the WAL into a new
+	// object; the manifest names only that one.
+	l := newTestLog(1, 0, nil)
+	f := newFixture(t, Config{GCGrace: time.Minute}, l)
+	l.append(t, 10, time.Now().UnixMilli(), time.Now())
+	if err := f.bucket.Upload(f.ctx, newObjectName(segmentsPrefix, ".parquet", time.Now()), bytes.NewReader([]byte("half-done upload"))); err != nil {
+		t.Fatal(err)
+	}
+	restarted, err := New(f.ctx, Config{GCGrace: time.Minute}, f.src, f.store, f.bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer restarted.Close()
+	if err := restarted.Round(f.ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	m, err := f.store.Manifest(f.ctx, l.id.Topic, l.id.Partition)
+	if err != nil || len(m.Segments) != 1 || m.EndOffset() != 10 {
+		t.Fatalf("manifest %+v, %v", m, err)
+	}
+	restarted.now = func() time.Time { return time.Now().Add(time.Hour) }
+	if n, err := restarted.CollectGarbage(f.ctx); err != nil || n != 1 {
+		t.Fatalf("collected %d, %v; want the half-done upload", n, err)
+	}
+	if n := len(f.objects()); n != 1 {
+		t.Fatalf("%d objects left, want 1", n)
+	}
+}
