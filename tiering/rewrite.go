@@ -14,26 +14,38 @@ import (
 	"github.com/strata-log/strata/tiering/segment"
 )
 
-// Background rewrites of a partition's tiered segments: merging small
-// segments into per-partition objects of about segment.bytes, and
-// compacting topics with cleanup.policy=compact. Both replace a run of
-// adjacent segments by new ones covering exactly the same offsets, commit
-// the manifest against its revision, and leave the old objects to the
-// collector. They run in the loop's goroutine, between rounds, one
-// rewrite per call, so a partition's manifest has one writer per broker.
+// Background rewrites of tiered segments: merging runs of small segments
+// and compacting topics with cleanup.policy=compact. A rewrite replaces
+// runs of adjacent segments of one or more partitions by new refs
+// covering exactly the same offsets, writes the batches into shared
+// objects (one PUT for many partitions, as sealing does), commits the
+// manifests against their revisions, and leaves the old objects to the
+// collector. Rewrites run in the loop's goroutine, between rounds, one per
+// call, so each manifest has one writer per broker.
 
-// mergeMinRun is how many small adjacent segments wait to be merged. A
-// merge costs a PUT per partition; sealing costs one per broker, so
-// merges must be rarer: with the 1-minute segment.ms default an idle-ish
-// partition merges every 16 minutes, and merged segments merge again once
-// 16 of them are adjacent, so a partition's small segments stay few (about
-// 16 per size class) while large ones hold segment.bytes each.
+// mergeMinRun is how many small adjacent segments of a partition wait to
+// be merged. Merged segments merge again once mergeMinRun of them are
+// adjacent, so a partition keeps about mergeMinRun small segments per
+// size class, each class mergeMinRun times larger than the one below,
+// until segments reach half of segment.bytes; every byte is rewritten
+// once per class.
 const mergeMinRun = 16
 
-// maintain runs at most one merge or compaction, choosing the first
-// partition that needs one. It reports whether it did anything.
+// rewriteJob is one partition's run of segments to rewrite.
+type rewriteJob struct {
+	id     PartitionID
+	m      *meta.Manifest
+	i, j   int                          // the run is m.Segments[i:j]
+	filter func([]byte) ([]byte, error) // nil keeps every batch; a nil result drops one
+	out    []meta.SegmentRef            // the run's new refs
+}
+
+// maintain runs at most one rewrite (or manifest reshape) and reports
+// whether it did anything.
 func (t *Tierer) maintain(ctx context.Context) (bool, error) {
 	now := t.now()
+	var merges []*rewriteJob
+	var mergeBytes int64
 	for _, p := range t.src.Partitions() {
 		id := p.ID()
 		m := t.manifest(id)
@@ -47,18 +59,33 @@ func (t *Tierer) maintain(ctx context.Context) (bool, error) {
 			if err != nil {
 				return true, fmt.Errorf("manifest pages of %s: %w", id, err)
 			}
-			return true, t.commitRewrite(ctx, id, nm)
+			return true, t.commitRewrites(ctx, []*rewriteJob{{id: id, m: nm}})
 		}
-		if i, j, ok := mergeRun(m.Segments, target, mergeMinRun); ok {
-			nm, err := t.rewrite(ctx, id, m, i, j, nil, target)
-			if err != nil {
-				return true, fmt.Errorf("merge %d segments of %s: %w", j-i, id, err)
+		if mergeBytes < t.cfg.ObjectBytes {
+			if i, j, ok := mergeRun(m.Segments, target, mergeMinRun); ok {
+				merges = append(merges, &rewriteJob{id: id, m: m, i: i, j: j})
+				for _, s := range m.Segments[i:j] {
+					mergeBytes += s.Bytes
+				}
 			}
-			t.m.merges.Inc()
-			return true, t.commitRewrite(ctx, id, nm)
 		}
 	}
-	return false, nil
+	if len(merges) == 0 {
+		return false, nil
+	}
+	if err := t.rewrite(ctx, merges, t.cfg.ObjectBytes); err != nil {
+		return true, fmt.Errorf("merge segments of %d partitions: %w", len(merges), err)
+	}
+	t.m.merges.Add(float64(len(merges)))
+	return true, t.commitRewrites(ctx, merges)
+}
+
+// segmentBytes is the partition's segment.bytes, or the broker default.
+func (t *Tierer) segmentBytes(p Partition) int64 {
+	if _, set := p.Configs()[meta.ConfigSegmentBytes]; set {
+		return meta.ConfigInt64(p.Configs(), meta.ConfigSegmentBytes)
+	}
+	return t.cfg.SegmentBytes
 }
 
 // reshape folds the oldest refs of a partition that keeps data forever
@@ -90,18 +117,10 @@ func (t *Tierer) reshape(ctx context.Context, id PartitionID, m *meta.Manifest, 
 	return nil, nil
 }
 
-// segmentBytes is the partition's segment.bytes, or the broker default.
-func (t *Tierer) segmentBytes(p Partition) int64 {
-	if _, set := p.Configs()[meta.ConfigSegmentBytes]; set {
-		return meta.ConfigInt64(p.Configs(), meta.ConfigSegmentBytes)
-	}
-	return t.cfg.SegmentBytes
-}
-
 // mergeRun finds the first run [i, j) of adjacent segments each smaller
 // than half of target whose stored bytes together stay within target, and
 // that is worth a merge: at least minRun segments, or two or more that
-// together reach half of target.
+// together reach half of target. Pages never merge.
 func mergeRun(segs []meta.SegmentRef, target int64, minRun int) (int, int, bool) {
 	small := func(s *meta.SegmentRef) bool { return s.Level == 0 && s.Bytes < target/2 }
 	for i := 0; i < len(segs); {
@@ -122,57 +141,74 @@ func mergeRun(segs []meta.SegmentRef, target int64, minRun int) (int, int, bool)
 	return 0, 0, false
 }
 
-// rewrite replaces m.Segments[i:j] of partition id by per-partition
-// objects holding their batches passed through filter (nil keeps every
-// batch; a nil result drops one), closing an object once it holds target
-// bytes of input. The new segments cover the same offsets as the old
-// ones: a segment whose batches were all dropped leaves a gap instead. It
-// returns the new manifest, not yet committed.
-func (t *Tierer) rewrite(ctx context.Context, id PartitionID, m *meta.Manifest, i, j int, filter func([]byte) ([]byte, error), target int64) (*meta.Manifest, error) {
-	var out []meta.SegmentRef
-	var pending [][]byte
+// rewrite reads each job's run, passes its batches through the job's
+// filter, and writes them into new objects shared by the jobs, closing an
+// object once it holds target bytes of input (a job's run is cut at a
+// segment boundary then). It sets each job's out to refs covering the
+// same offsets as its run; a part of a run whose batches were all
+// dropped leaves a gap instead.
+func (t *Tierer) rewrite(ctx context.Context, jobs []*rewriteJob, target int64) error {
+	type chunk struct {
+		job         *rewriteJob
+		first, last int64
+	}
+	var parts []segment.PartitionData
+	var chunks []chunk
 	var size int64
-	first := m.Segments[i].FirstOffset
-	flush := func(last int64) error {
-		defer func() { pending, size, first = nil, 0, last+1 }()
-		if len(pending) == 0 {
+	flush := func() error {
+		if len(parts) == 0 {
 			return nil
 		}
-		ref, err := t.writeObject(ctx, id, pending)
+		refs, err := t.writeObject(ctx, parts)
 		if err != nil {
 			return err
 		}
-		ref.FirstOffset, ref.LastOffset = first, last
-		out = append(out, ref)
+		for k, c := range chunks {
+			ref := refs[c.job.id]
+			ref.FirstOffset, ref.LastOffset = c.first, c.last
+			chunks[k].job.out = append(chunks[k].job.out, *ref)
+		}
+		parts, chunks, size = nil, nil, 0
 		return nil
 	}
-	for k := i; k < j; k++ {
-		s := &m.Segments[k]
-		batches, err := t.segmentBatches(ctx, id, s)
-		if err != nil {
-			return nil, err
-		}
-		for _, b := range batches {
-			if filter != nil {
-				if b, err = filter(b); err != nil {
-					return nil, fmt.Errorf("object %s: %w", s.Object, err)
-				}
-				if b == nil {
-					continue
-				}
+	for _, job := range jobs {
+		first := job.m.Segments[job.i].FirstOffset
+		var pending [][]byte
+		var pendingSize int64
+		for k := job.i; k < job.j; k++ {
+			s := &job.m.Segments[k]
+			batches, err := t.segmentBatches(ctx, job.id, s)
+			if err != nil {
+				return err
 			}
-			pending = append(pending, b)
-			size += int64(len(b))
-		}
-		if size >= target || k == j-1 {
-			if err := flush(s.LastOffset); err != nil {
-				return nil, err
+			for _, b := range batches {
+				if job.filter != nil {
+					if b, err = job.filter(b); err != nil {
+						return fmt.Errorf("object %s: %w", s.Object, err)
+					}
+					if b == nil {
+						continue
+					}
+				}
+				pending = append(pending, b)
+				pendingSize += int64(len(b))
+			}
+			if size+pendingSize < target && k < job.j-1 {
+				continue
+			}
+			if len(pending) > 0 {
+				parts = append(parts, segment.PartitionData{TopicID: job.id.Topic, Partition: job.id.Partition, Batches: pending})
+				chunks = append(chunks, chunk{job, first, s.LastOffset})
+			}
+			first, pending, size, pendingSize = s.LastOffset+1, nil, size+pendingSize, 0
+			if size >= target {
+				if err := flush(); err != nil {
+					return err
+				}
 			}
 		}
 	}
-	nm := *m
-	nm.Segments = slices.Concat(m.Segments[:i], out, m.Segments[j:])
-	return &nm, nil
+	return flush()
 }
 
 // segmentBatches returns every batch of the partition in segment s.
@@ -188,43 +224,65 @@ func (t *Tierer) segmentBatches(ctx context.Context, id PartitionID, s *meta.Seg
 	return batches, nil
 }
 
-// writeObject uploads batches of one partition as a new object and
-// returns its segment (offsets as stored).
-func (t *Tierer) writeObject(ctx context.Context, id PartitionID, batches [][]byte) (meta.SegmentRef, error) {
+// writeObject uploads parts as a new object and returns each
+// partition's segment in it (offsets as stored). The object stays marked
+// in flight until its manifests are committed.
+func (t *Tierer) writeObject(ctx context.Context, parts []segment.PartitionData) (map[PartitionID]*meta.SegmentRef, error) {
 	var buf bytes.Buffer
-	footer, err := segment.WriteOptions(&buf, []segment.PartitionData{{TopicID: id.Topic, Partition: id.Partition, Batches: batches}},
-		segment.Options{MaxRowGroupBytes: rowGroupBytes})
+	footer, err := segment.WriteOptions(&buf, parts, segment.Options{MaxRowGroupBytes: rowGroupBytes})
 	if err != nil {
-		return meta.SegmentRef{}, fmt.Errorf("write segment: %w", err)
+		return nil, fmt.Errorf("write segment: %w", err)
 	}
 	name := newObjectName(segmentsPrefix, ".parquet", t.now())
 	t.setInflight(name, true)
 	if err := t.upload(ctx, name, buf.Bytes()); err != nil {
 		t.setInflight(name, false)
-		return meta.SegmentRef{}, err
+		return nil, err
 	}
-	t.m.rewriteBytes.Add(float64(buf.Len()))
-	p := footer.Partitions[0]
-	return meta.SegmentRef{Object: name, FirstOffset: p.FirstOffset, LastOffset: p.LastOffset,
-		MinTimestamp: p.MinTimestamp, MaxTimestamp: p.MaxTimestamp, Records: p.Records, Bytes: p.StoredBytes}, nil
+	refs := make(map[PartitionID]*meta.SegmentRef, len(footer.Partitions))
+	for _, p := range footer.Partitions {
+		refs[PartitionID{p.TopicID, p.Partition}] = &meta.SegmentRef{
+			Object: name, FirstOffset: p.FirstOffset, LastOffset: p.LastOffset,
+			MinTimestamp: p.MinTimestamp, MaxTimestamp: p.MaxTimestamp,
+			Records: p.Records, Bytes: p.StoredBytes,
+		}
+	}
+	t.m.uploadBytes.Add(float64(buf.Len()))
+	t.m.inputBytes.Add(float64(footer.InputBytes))
+	t.log.Debug("uploaded segment", "object", name, "partitions", len(refs), "bytes", buf.Len(), "input", footer.InputBytes)
+	return refs, nil
 }
 
-// commitRewrite commits a rewritten manifest. The objects it names were
-// marked in flight by writeObject; they are settled either way.
-func (t *Tierer) commitRewrite(ctx context.Context, id PartitionID, m *meta.Manifest) error {
+// commitRewrites replaces each job's run by its new refs (a job with no
+// run, i == j == 0, commits its manifest as it is) and commits the
+// manifests together. The objects they name are settled either way: the
+// collector may take them once no manifest names them.
+func (t *Tierer) commitRewrites(ctx context.Context, jobs []*rewriteJob) error {
+	updates := make([]meta.ManifestUpdate, len(jobs))
+	for k, job := range jobs {
+		m := *job.m
+		if job.j > job.i {
+			m.Segments = slices.Concat(job.m.Segments[:job.i], job.out, job.m.Segments[job.j:])
+		}
+		updates[k] = meta.ManifestUpdate{TopicID: job.id.Topic, Partition: job.id.Partition, Manifest: m}
+	}
 	defer func() {
-		for _, s := range m.Segments {
-			t.setInflight(s.Object, false)
+		for _, u := range updates {
+			for _, s := range u.Manifest.Segments {
+				t.setInflight(s.Object, false)
+			}
 		}
 	}()
-	out, err := t.store.CommitManifests(ctx, []meta.ManifestUpdate{{TopicID: id.Topic, Partition: id.Partition, Manifest: *m}})
+	out, err := t.store.CommitManifests(ctx, updates)
+	for k := range out {
+		t.mu.Lock()
+		t.manifests[jobs[k].id] = &out[k]
+		t.mu.Unlock()
+	}
 	if err != nil {
 		t.reload(ctx)
-		return fmt.Errorf("commit rewritten manifest of %s: %w", id, err)
+		return fmt.Errorf("commit rewritten manifests: %w", err)
 	}
-	t.mu.Lock()
-	t.manifests[id] = &out[0]
-	t.mu.Unlock()
 	return nil
 }
 
@@ -285,18 +343,20 @@ func (t *Tierer) compactPartition(ctx context.Context, id PartitionID, m *meta.M
 		opts.TombstoneCutoff = now.UnixMilli() - d
 	}
 	var kept, dropped int
-	nm, err := t.rewrite(ctx, id, m, 0, j, func(b []byte) ([]byte, error) {
+	job := &rewriteJob{id: id, m: m, i: 0, j: j, filter: func(b []byte) ([]byte, error) {
 		out, n, err := compact.Filter(b, keys, opts)
 		if h, herr := batch.ReadHeader(b); err == nil && herr == nil {
 			kept, dropped = kept+n, dropped+int(h.RecordCount)-n
 		}
 		return out, err
-	}, target)
-	if err != nil {
+	}}
+	if err := t.rewrite(ctx, []*rewriteJob{job}, target); err != nil {
 		return fmt.Errorf("compact %s: %w", id, err)
 	}
-	nm.Cleaned = m.Segments[j-1].LastOffset + 1
-	if err := t.commitRewrite(ctx, id, nm); err != nil {
+	cleaned := *m
+	cleaned.Cleaned = m.Segments[j-1].LastOffset + 1
+	job.m = &cleaned
+	if err := t.commitRewrites(ctx, []*rewriteJob{job}); err != nil {
 		return err
 	}
 	t.m.compactions.Inc()

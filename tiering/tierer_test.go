@@ -227,6 +227,7 @@ func TestRoundSealsAllPartitionsIntoOneObject(t *testing.T) {
 		newTestLog(2, 0, nil),
 	}
 	f := newFixture(t, Config{SegmentMs: time.Hour}, logs...)
+	f.clock = now // starting the shared etcd may take a while
 	for _, l := range logs {
 		for j := range 5 {
 			l.append(t, 10, now.UnixMilli()+int64(100*j), now)
@@ -466,34 +467,55 @@ func (f *fixture) records(id PartitionID) map[int64]string {
 }
 
 func TestMergeSmallSegments(t *testing.T) {
-	l := newTestLog(1, 0, map[string]string{meta.ConfigSegmentBytes: "1000000"})
-	f := newFixture(t, Config{}, l)
+	cfg := map[string]string{meta.ConfigSegmentBytes: "1000000"}
+	logs := []*testLog{newTestLog(1, 0, cfg), newTestLog(1, 1, cfg), newTestLog(2, 0, cfg)}
+	f := newFixture(t, Config{}, logs...)
 	now := time.Now()
-	for r := range mergeMinRun + 3 {
-		l.append(t, 5, now.UnixMilli()+int64(r), now)
+	const rounds = mergeMinRun + 3
+	for r := range rounds {
+		for _, l := range logs {
+			l.append(t, 5, now.UnixMilli()+int64(r), now)
+		}
 		f.round(true)
 	}
-	before := f.records(l.id)
+	before := map[PartitionID]map[int64]string{}
+	for _, l := range logs {
+		before[l.id] = f.records(l.id)
+	}
+	uploads := f.bucket.uploads.Load()
 	if did, err := f.tierer.maintain(f.ctx); err != nil || !did {
 		t.Fatalf("maintain = %v, %v; want a merge", did, err)
 	}
-	m := f.tierer.manifest(l.id)
-	if len(m.Segments) != 1 || m.Segments[0].FirstOffset != 0 || m.Segments[0].LastOffset != int64(5*(mergeMinRun+3)-1) || m.Segments[0].Records != int64(5*(mergeMinRun+3)) {
-		t.Fatalf("after the merge: %+v", m.Segments)
+	// One object for the three partitions' merged runs.
+	if got := f.bucket.uploads.Load() - uploads; got != 1 {
+		t.Fatalf("the merge uploaded %d objects, want 1", got)
 	}
-	if after := f.records(l.id); len(after) != len(before) || fmt.Sprint(after) != fmt.Sprint(before) {
-		t.Fatalf("records changed by the merge: %d before, %d after", len(before), len(after))
+	var object string
+	for _, l := range logs {
+		m := f.tierer.manifest(l.id)
+		if len(m.Segments) != 1 || m.Segments[0].FirstOffset != 0 || m.Segments[0].LastOffset != 5*rounds-1 || m.Segments[0].Records != 5*rounds {
+			t.Fatalf("%s after the merge: %+v", l.id, m.Segments)
+		}
+		if object != "" && m.Segments[0].Object != object {
+			t.Fatalf("merged into several objects: %s and %s", object, m.Segments[0].Object)
+		}
+		object = m.Segments[0].Object
+		if after := f.records(l.id); fmt.Sprint(after) != fmt.Sprint(before[l.id]) {
+			t.Fatalf("%s: records changed by the merge", l.id)
+		}
 	}
 	if did, err := f.tierer.maintain(f.ctx); err != nil || did {
 		t.Fatalf("second maintain = %v, %v; want nothing to do", did, err)
 	}
 	// The replaced objects are garbage now.
 	f.clock = time.Now().Add(time.Hour)
-	if n, err := f.tierer.CollectGarbage(f.ctx); err != nil || n != mergeMinRun+3 {
-		t.Fatalf("collected %d, %v; want the %d merged objects", n, err, mergeMinRun+3)
+	if n, err := f.tierer.CollectGarbage(f.ctx); err != nil || n != rounds {
+		t.Fatalf("collected %d, %v; want the %d merged objects", n, err, rounds)
 	}
-	if after := f.records(l.id); len(after) != len(before) {
-		t.Fatalf("records after collection: %d, want %d", len(after), len(before))
+	for _, l := range logs {
+		if after := f.records(l.id); len(after) != 5*rounds {
+			t.Fatalf("%s: %d records after collection, want %d", l.id, len(after), 5*rounds)
+		}
 	}
 }
 
