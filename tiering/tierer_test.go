@@ -613,7 +613,7 @@ func TestManifestPagesStayBoundedAndExpire(t *testing.T) {
 
 	// Retention that cuts through the page unfolds it, then expires the
 	// first 50 segments one by one.
-	cfg[meta.ConfigRetentionMs] = fmt.Sprint(time.Since(base.Add(50*time.Second)).Milliseconds())
+	cfg[meta.ConfigRetentionMs] = fmt.Sprint(time.Since(base.Add(50 * time.Second)).Milliseconds())
 	f.clock = time.Now()
 	if did, err := f.tierer.maintain(f.ctx); err != nil || !did {
 		t.Fatalf("maintain = %v, %v; want an unfold", did, err)

@@ -21,17 +21,17 @@ import (
 
 // tierFlags tune tiering and the read cache.
 type tierFlags struct {
-	interval      time.Duration
-	objectBytes   int64
-	segmentMs     time.Duration
-	segmentBytes  int64
-	walMaxBytes   int64
-	gcInterval    time.Duration
-	gcGrace       time.Duration
-	cacheMemory   int64
-	cacheDisk     int64
-	cacheDir      string
-	cacheBlock    int64
+	interval       time.Duration
+	objectBytes    int64
+	segmentMs      time.Duration
+	segmentBytes   int64
+	walMaxBytes    int64
+	gcInterval     time.Duration
+	gcGrace        time.Duration
+	cacheMemory    int64
+	cacheDisk      int64
+	cacheDir       string
+	cacheBlock     int64
 	cacheReadAhead int
 }
 
