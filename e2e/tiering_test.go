@@ -44,14 +44,21 @@ func TestStatelessBrokerReplaysFromObjectStore(t *testing.T) {
 	m := buckettest.StartMinIO(t)
 	m.CreateBucket(t, "stateless")
 	dir := t.TempDir()
-	flags := append(s3Flags(m.Endpoint, m, "stateless"), "--segment-ms", "500ms", "--wal-segment-bytes", "1048576")
+	// A fixed Kafka port, so that one producer client lives through the
+	// restart.
+	flags := append(s3Flags(m.Endpoint, m, "stateless"), "--segment-ms", "500ms", "--wal-segment-bytes", "1048576",
+		"--kafka-addr", freeLoopbackAddr(t))
 	srv := StartDev(t, dir, flags...)
 	createTopic(t, admin(t, srv.Kafka), topic, partitions)
 
 	gen := newRecordGen(1)
 	recs := gen.records(topic, "a", n)
+	for i, r := range recs {
+		r.Partition = int32(i % partitions)
+	}
 	start := time.Now()
-	produceAcked(t, client(t, srv.Kafka, kgo.RequiredAcks(kgo.AllISRAcks())), recs)
+	prod := client(t, srv.Kafka, kgo.RequiredAcks(kgo.AllISRAcks()), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	produceAcked(t, prod, recs)
 	t.Logf("produced %d records (%d bytes of keys and values) in %s", n, gen.bytes, time.Since(start).Round(time.Millisecond))
 
 	start = time.Now()
@@ -109,17 +116,36 @@ func TestStatelessBrokerReplaysFromObjectStore(t *testing.T) {
 	}
 	checkTimestampLookups(t, adm, topic, recs, gen.rng)
 
-	// The broker appends after what it recovered from the manifests.
+	// The broker appends after what it recovered from the manifests, and
+	// the idempotent producer from before the restart goes on with its
+	// sequence numbers: its state came back from the manifests too (had it
+	// not, the broker would have refused the sequence and the client would
+	// have had to start over with a new producer id or epoch).
 	more := make([]*kgo.Record, partitions)
 	for p := range more {
 		more[p] = &kgo.Record{Topic: topic, Partition: int32(p), Key: []byte(fmt.Sprintf("after-%d", p)), Value: []byte("after restart")}
 	}
-	produceAcked(t, client(t, srv.Kafka, kgo.RequiredAcks(kgo.AllISRAcks()), kgo.RecordPartitioner(kgo.ManualPartitioner())), more)
+	produceAcked(t, prod, more)
 	for _, r := range more {
 		if r.Offset != want[r.Partition] {
 			t.Errorf("after the stateless restart a record went to %s/%d@%d, want offset %d (the old end)", topic, r.Partition, r.Offset, want[r.Partition])
 		}
+		if r.ProducerID != recs[0].ProducerID || r.ProducerEpoch != recs[0].ProducerEpoch {
+			t.Errorf("after the stateless restart the producer wrote as %d/%d, before as %d/%d: its state was lost",
+				r.ProducerID, r.ProducerEpoch, recs[0].ProducerID, recs[0].ProducerEpoch)
+		}
 	}
+}
+
+// freeLoopbackAddr returns a loopback address with a port free right now.
+func freeLoopbackAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
 
 // TestReplayAcrossTiers reads one partition log whose older part is only in

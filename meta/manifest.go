@@ -45,8 +45,13 @@ type Manifest struct {
 	End int64 `json:"end,omitempty"`
 	// Cleaned is the offset below which compaction last ran (compacted
 	// topics only).
-	Cleaned  int64        `json:"cleaned,omitempty"`
-	Segments []SegmentRef `json:"segments"`
+	Cleaned int64 `json:"cleaned,omitempty"`
+	// Producers are the idempotent producers that wrote below End, with
+	// their last batches: the WAL that held those batches may be gone by
+	// the next start, and a producer retrying across it must still be
+	// recognised.
+	Producers []ProducerSnapshot `json:"producers,omitempty"`
+	Segments  []SegmentRef       `json:"segments"`
 	// Revision is the etcd revision the manifest was read at (its key's
 	// ModRevision; 0 when the partition has none yet). A commit succeeds
 	// only if the manifest is still at that revision.
@@ -102,6 +107,16 @@ func (s *Store) Manifest(ctx context.Context, topicID [16]byte, partition int32)
 	}
 	m.Revision = resp.Kvs[0].ModRevision
 	return m, nil
+}
+
+// ProducerSnapshot is an idempotent producer's state on a partition.
+type ProducerSnapshot struct {
+	ID    int64 `json:"id"`
+	Epoch int16 `json:"epoch"`
+	// Batches are its last batches, oldest first: first sequence, last
+	// sequence, base offset, last offset.
+	Batches [][4]int64 `json:"batches"`
+	LastMs  int64      `json:"lastMs"` // unix ms of its last append
 }
 
 // PartitionManifest is one partition's manifest, as Manifests lists them.

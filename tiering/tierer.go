@@ -205,9 +205,11 @@ func (t *Tierer) Round(ctx context.Context, force bool) error {
 // change.
 func (t *Tierer) nextManifest(old *meta.Manifest, c candidate, ref *meta.SegmentRef, now time.Time) *meta.Manifest {
 	m := &meta.Manifest{LogStart: max(old.LogStart, c.st.LogStart), End: old.EndOffset(), Segments: old.Segments, Revision: old.Revision}
+	m.Producers = old.Producers
 	if ref != nil {
 		m.Segments = append(slices.Clip(m.Segments), *ref)
 		m.End = max(m.End, ref.LastOffset+1)
+		m.Producers = c.p.Producers(m.End, now.Add(-t.cfg.ProducerExpiry).UnixMilli())
 	}
 	m.LogStart = max(m.LogStart, t.retentionStart(m, c, now))
 	// Segments wholly below the log start leave the manifest.

@@ -108,6 +108,8 @@ func (l *testLog) SetTiered(tiered, logStart int64) {
 	l.logStart = max(l.logStart, logStart)
 }
 
+func (l *testLog) Producers(end, expireBeforeMs int64) []meta.ProducerSnapshot { return nil }
+
 type testSource struct {
 	logs     []*testLog
 	active   atomic.Uint64

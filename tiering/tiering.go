@@ -76,6 +76,9 @@ type Partition interface {
 	// SetTiered records a committed manifest: offsets below tiered are in
 	// object storage and the log starts at logStart.
 	SetTiered(tiered, logStart int64)
+	// Producers returns the idempotent producers that wrote below end and
+	// appended since expireBeforeMs, with their batches below end.
+	Producers(end, expireBeforeMs int64) []meta.ProducerSnapshot
 }
 
 // Source is the broker, as the tiering loop sees it.
@@ -112,6 +115,9 @@ type Config struct {
 	// ReaderCacheSize bounds the number of open segment footers kept for
 	// cold reads. Default 1024.
 	ReaderCacheSize int
+	// ProducerExpiry: idempotent producers idle this long are no longer
+	// kept in manifests (Kafka's producer.id.expiration.ms). Default 24h.
+	ProducerExpiry time.Duration
 
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
@@ -138,6 +144,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ReaderCacheSize == 0 {
 		c.ReaderCacheSize = 1024
+	}
+	if c.ProducerExpiry == 0 {
+		c.ProducerExpiry = 24 * time.Hour
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -150,6 +150,18 @@ func (p tierPartition) ReadUntiered(maxBytes int64) ([][]byte, int64, error) {
 
 func (p tierPartition) SetTiered(tiered, logStart int64) { p.led.Log.SetTiered(tiered, logStart) }
 
+func (p tierPartition) Producers(end, expireBeforeMs int64) []meta.ProducerSnapshot {
+	states := p.led.Log.Producers(end, expireBeforeMs)
+	out := make([]meta.ProducerSnapshot, len(states))
+	for i, st := range states {
+		out[i] = meta.ProducerSnapshot{ID: st.ID, Epoch: st.Epoch, LastMs: st.LastMs}
+		for _, b := range st.Batches {
+			out[i].Batches = append(out[i].Batches, [4]int64{int64(b.FirstSeq), int64(b.LastSeq), b.Base, b.Last})
+		}
+	}
+	return out
+}
+
 // coldStore adapts a Tierer to partition.Cold.
 type coldStore struct{ t *tiering.Tierer }
 

@@ -228,7 +228,15 @@ func New(ctx context.Context, cfg Config, store *meta.Store) (*Broker, error) {
 	tiered := map[partition.ID]partition.Tiered{}
 	for _, m := range manifests {
 		if known[m.TopicID] {
-			tiered[partition.ID{Topic: m.TopicID, Partition: m.Partition}] = partition.Tiered{End: m.EndOffset(), LogStart: m.LogStart}
+			t := partition.Tiered{End: m.EndOffset(), LogStart: m.LogStart}
+			for _, p := range m.Producers {
+				st := partition.ProducerState{ID: p.ID, Epoch: p.Epoch, LastMs: p.LastMs}
+				for _, b := range p.Batches {
+					st.Batches = append(st.Batches, partition.SeqBatch{FirstSeq: int32(b[0]), LastSeq: int32(b[1]), Base: b[2], Last: b[3]})
+				}
+				t.Producers = append(t.Producers, st)
+			}
+			tiered[partition.ID{Topic: m.TopicID, Partition: m.Partition}] = t
 		}
 	}
 	b.parts.Restore(tiered)

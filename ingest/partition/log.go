@@ -157,7 +157,9 @@ func (l *Log) replayBatch(pos wal.Position, b []byte) error {
 		l.mu.epochs = append(l.mu.epochs, EpochStart{Epoch: h.PartitionLeaderEpoch, StartOffset: h.BaseOffset})
 	}
 	if h.ProducerID >= 0 {
-		l.producerLocked(h.ProducerID).record(&h)
+		p := l.producerLocked(h.ProducerID)
+		p.record(&h)
+		p.lastMs = l.now().UnixMilli()
 	}
 	switch {
 	case h.LastOffset() < l.mu.tiered:
@@ -174,14 +176,17 @@ func (l *Log) replayBatch(pos wal.Position, b []byte) error {
 }
 
 // restoreTiered seeds a log, before its WAL is replayed, with what its
-// manifest says: offsets below tiered are in object storage and the log
-// starts at logStart.
-func (l *Log) restoreTiered(tiered, logStart int64) {
+// manifest says: offsets below t.End are in object storage, the log starts
+// at t.LogStart, and these producers wrote there.
+func (l *Log) restoreTiered(t Tiered) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.mu.tiered = max(l.mu.tiered, tiered)
-	l.mu.next = max(l.mu.next, tiered)
-	l.setLogStartLocked(logStart)
+	l.mu.tiered = max(l.mu.tiered, t.End)
+	l.mu.next = max(l.mu.next, t.End)
+	l.setLogStartLocked(t.LogStart)
+	for _, st := range t.Producers {
+		l.producerLocked(st.ID).restore(st)
+	}
 }
 
 func (l *Log) replayLogStart(offset int64) {
@@ -299,6 +304,7 @@ func (l *Log) Append(b []byte, h batch.Header, opts AppendOptions) (*Pending, er
 	l.indexLocked(h, pos)
 	if prod != nil {
 		prod.record(&h)
+		prod.lastMs = l.now().UnixMilli()
 	}
 	p.LogStartOffset = l.mu.logStart
 	l.wait(p)

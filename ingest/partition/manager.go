@@ -36,15 +36,16 @@ func NewManager(w ReplayWAL, cold Cold, localID int32) *Manager {
 
 // Tiered is a partition's tiering state as its manifest records it.
 type Tiered struct {
-	End      int64 // offsets below are in object storage
-	LogStart int64
+	End       int64 // offsets below are in object storage
+	LogStart  int64
+	Producers []ProducerState
 }
 
 // Restore seeds the partitions' logs with their manifests' state. Call it
 // before Recover, so that replay skips what is already tiered.
 func (m *Manager) Restore(tiered map[ID]Tiered) {
 	for id, t := range tiered {
-		m.Open(id).restoreTiered(t.End, t.LogStart)
+		m.Open(id).restoreTiered(t)
 	}
 }
 

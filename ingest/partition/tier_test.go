@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -218,5 +219,81 @@ func TestReplayRefusesABatchStraddlingTheTieredEnd(t *testing.T) {
 	m.Restore(map[ID]Tiered{l.ID(): {End: 6}}) // inside the second batch
 	if err := m.Recover(func(ID) bool { return true }); err == nil {
 		t.Fatal("recovery accepted a tiered end inside a batch")
+	}
+}
+
+func TestProducerStateSurvivesReleasedWAL(t *testing.T) {
+	fs := wal.NewMemFS()
+	w := openWAL(t, fs)
+	cold := &memCold{}
+	m := NewManager(w, cold, 7)
+	l := leader(t, m)
+	for i := range 30 {
+		if _, err := appendWait(t, l, 9, 0, int32(2*i), 2, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Enough other writes that the producer's batches are all in older
+	// WAL segments.
+	for range 100 {
+		if _, err := appendWait(t, l, -1, -1, -1, 1, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Everything is tiered and the WAL released, as the tiering loop does;
+	// the manifest keeps the producer's state.
+	active := m.ActiveSegment()
+	bs, end, err := l.ReadUntiered(1 << 20)
+	if err != nil || end != 160 {
+		t.Fatalf("ReadUntiered: end %d, %v", end, err)
+	}
+	cold.upload(l.ID(), bs)
+	l.SetTiered(end, 0)
+	producers := l.Producers(end, 0)
+	if len(producers) != 1 || producers[0].ID != 9 || len(producers[0].Batches) != producerWindow || producers[0].Batches[4].Last != 59 {
+		t.Fatalf("producers %+v", producers)
+	}
+	if got := l.Producers(end, time.Now().Add(time.Hour).UnixMilli()); len(got) != 0 {
+		t.Fatalf("an idle producer was kept past its expiry: %+v", got)
+	}
+	if _, err := m.ReleaseWAL(active); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+
+	for _, withState := range []bool{false, true} {
+		w2 := openWAL(t, fs)
+		m2 := NewManager(w2, cold, 7)
+		tiered := Tiered{End: end}
+		if withState {
+			tiered.Producers = producers
+		}
+		m2.Restore(map[ID]Tiered{l.ID(): tiered})
+		if err := m2.Recover(func(ID) bool { return true }); err != nil {
+			t.Fatal(err)
+		}
+		l2 := m2.Log(l.ID())
+		if err := l2.BecomeLeader(2, []int32{7}, 1); err != nil {
+			t.Fatal(err)
+		}
+		if !withState {
+			// Without the manifest's state the producer would be refused:
+			// this is what the state is for.
+			if _, err := appendWait(t, l2, 9, 0, 60, 1, nil); !errors.Is(err, kerr.OutOfOrderSequenceNumber) {
+				t.Fatalf("append without producer state: %v", err)
+			}
+			w2.Close()
+			continue
+		}
+		// Retries of the last batches are recognised; the next one goes on.
+		for _, retry := range []int32{52, 58} {
+			if p, err := appendWait(t, l2, 9, 0, retry, 2, nil); err != nil || !p.Duplicate || p.BaseOffset != int64(retry) {
+				t.Fatalf("retry of seq %d after restart: %+v %v", retry, p, err)
+			}
+		}
+		if p, err := appendWait(t, l2, 9, 0, 60, 1, nil); err != nil || p.Duplicate || p.BaseOffset != 160 {
+			t.Fatalf("next batch after restart: %+v %v", p, err)
+		}
+		w2.Close()
 	}
 }
