@@ -5,8 +5,8 @@ import (
 	"context"
 	"errors"
 	"sync"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
