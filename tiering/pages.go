@@ -17,13 +17,14 @@ import (
 // retention. A manifest is a list of refs in offset order; a ref of level
 // 0 names a segment, a ref of level n > 0 names a page: a JSON object in
 // the bucket under pages/ holding refs of levels below n (format in
-// docs/format/manifest.md). When a partition of a topic that keeps data
-// forever has more than maxRefs refs, the oldest run of pageFanout refs of
-// one level folds into one ref of the next level, like the digits of a
-// counter: a manifest holds at most about pageFanout refs per level, and
-// levels grow with the logarithm of the history. Retention unfolds the
-// first page instead when it would cut through it, so that data expires
-// segment by segment.
+// docs/format/manifest.md). When a partition has more than maxRefs refs,
+// the oldest run of pageFanout refs of one level folds into one ref of the
+// next level, like the digits of a counter: a manifest holds at most about
+// pageFanout refs per level, and levels grow with the logarithm of the
+// history. On topics with retention the first pageFanout refs never fold,
+// and retention unfolds the first ref when it is a page it would cut
+// through, so that data expires segment by segment and folding and
+// unfolding never undo each other.
 
 const (
 	maxRefs    = 256 // refs in a manifest before it folds
@@ -106,12 +107,12 @@ func (t *Tierer) walk(ctx context.Context, refs []meta.SegmentRef, from int64, s
 }
 
 // foldRun returns the first run of pageFanout adjacent refs of one level
-// in refs, if refs has more than maxRefs.
-func foldRun(refs []meta.SegmentRef) (int, bool) {
+// starting at or after index from, if refs has more than maxRefs.
+func foldRun(refs []meta.SegmentRef, from int) (int, bool) {
 	if len(refs) <= maxRefs {
 		return 0, false
 	}
-	for i := 0; i+pageFanout <= len(refs); {
+	for i := from; i+pageFanout <= len(refs); {
 		j := i + 1
 		for j < len(refs) && j-i < pageFanout && refs[j].Level == refs[i].Level {
 			j++

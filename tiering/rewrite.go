@@ -88,22 +88,28 @@ func (t *Tierer) segmentBytes(p Partition) int64 {
 	return t.cfg.SegmentBytes
 }
 
-// reshape folds the oldest refs of a partition that keeps data forever
-// into a page when its manifest has grown past maxRefs, and unfolds the
-// first page of a partition with retention when retention would cut
-// through it. It returns nil if neither applies.
+// reshape folds the oldest refs of a partition into a page when its
+// manifest has grown past maxRefs (on topics with retention, sparing the
+// first pageFanout refs, which retention deletes from), and unfolds the
+// first ref when it is a page retention would cut through. Compacted
+// topics never fold: compaction rewrites their segments from the start.
+// It returns nil if nothing applies.
 func (t *Tierer) reshape(ctx context.Context, id PartitionID, m *meta.Manifest, cfg map[string]string, now time.Time) (*meta.Manifest, error) {
 	del, compacted := meta.CleanupPolicy(cfg)
-	retMs := meta.ConfigInt64(cfg, meta.ConfigRetentionMs)
-	retBytes := meta.ConfigInt64(cfg, meta.ConfigRetentionBytes)
-	forever := !compacted && (!del || (retMs < 0 && retBytes < 0))
-	if forever {
-		if i, ok := foldRun(m.Segments); ok {
-			return t.fold(ctx, id, m, i)
-		}
+	if compacted {
 		return nil, nil
 	}
-	if len(m.Segments) == 0 || m.Segments[0].Level == 0 || !del {
+	retMs := meta.ConfigInt64(cfg, meta.ConfigRetentionMs)
+	retBytes := meta.ConfigInt64(cfg, meta.ConfigRetentionBytes)
+	retains := del && (retMs >= 0 || retBytes >= 0)
+	spare := 0
+	if retains {
+		spare = pageFanout
+	}
+	if i, ok := foldRun(m.Segments, spare); ok {
+		return t.fold(ctx, id, m, i)
+	}
+	if !retains || len(m.Segments) == 0 || m.Segments[0].Level == 0 {
 		return nil, nil
 	}
 	var size int64

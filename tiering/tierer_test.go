@@ -725,3 +725,27 @@ func TestRestartMidUpload(t *testing.T) {
 		t.Fatalf("%d objects left, want 1", n)
 	}
 }
+
+func TestFoldingSparesTheRetentionFront(t *testing.T) {
+	l := newTestLog(1, 0, map[string]string{meta.ConfigSegmentBytes: "14", meta.ConfigRetentionMs: "86400000"})
+	f := newFixture(t, Config{}, l)
+	for r := range maxRefs + 10 {
+		l.append(t, 1, time.Now().UnixMilli()+int64(r), time.Now())
+		f.round(true)
+	}
+	if did, err := f.tierer.maintain(f.ctx); err != nil || !did {
+		t.Fatalf("maintain = %v, %v; want a fold", did, err)
+	}
+	m := f.tierer.manifest(l.id)
+	if len(m.Segments) != maxRefs+10-pageFanout+1 || m.Segments[0].Level != 0 || m.Segments[pageFanout-1].Level != 0 || m.Segments[pageFanout].Level != 1 {
+		t.Fatalf("after folding a topic with retention: %d refs, levels at 0, %d, %d: %d %d %d", len(m.Segments),
+			pageFanout-1, pageFanout, m.Segments[0].Level, m.Segments[pageFanout-1].Level, m.Segments[pageFanout].Level)
+	}
+	// Nothing expired: retention leaves the page alone.
+	if did, err := f.tierer.maintain(f.ctx); err != nil || did {
+		t.Fatalf("second maintain = %v, %v", did, err)
+	}
+	if got := f.records(l.id); len(got) != maxRefs+10 {
+		t.Fatalf("%d records readable, want %d", len(got), maxRefs+10)
+	}
+}
