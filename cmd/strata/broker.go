@@ -19,9 +19,14 @@ func newBrokerCmd() *cobra.Command {
 		Use:   "broker",
 		Short: "Run a Strata broker against an external etcd cluster",
 		Long: `Run one broker of a Strata cluster. Brokers share an etcd cluster (metadata,
-partition leadership, consumer group offsets) and keep only a write-ahead
-log of recent data in --data-dir.`,
+partition leadership, consumer group offsets, manifests of tiered data) and
+an object store (an S3 or MinIO bucket, or a shared directory), and keep
+only a write-ahead log of recent data in --data-dir: acknowledged data is
+sealed into the object store within segment.ms (--segment-ms) and the WAL
+released. A broker whose data directory is lost serves everything tiered
+again from etcd and the bucket.`,
 		Example: `  strata broker --id 1 --etcd-endpoints http://10.0.0.5:2379 --data-dir /var/lib/strata \
+      --s3-endpoint http://minio:9000 --s3-bucket strata \
       --kafka-addr 0.0.0.0:9092 --advertised-kafka-addr broker1.example.com:9092 --http-addr 0.0.0.0:8080
   STRATA_ID=1 STRATA_ETCD_ENDPOINTS=http://127.0.0.1:2379 strata broker
   strata broker --config /etc/strata/broker.yaml`,

@@ -17,7 +17,9 @@ func newDevCmd() *cobra.Command {
 		Short: "Run Strata locally in one process: embedded etcd, local object store, one broker",
 		Long: `Run a complete Strata in one process for development and trying things out:
 an embedded etcd server (DATA-DIR/etcd), the local-directory object store
-(DATA-DIR/objects) and one broker (write-ahead log in DATA-DIR/wal).
+(DATA-DIR/objects, or a MinIO bucket with --s3-endpoint) and one broker
+(write-ahead log in DATA-DIR/wal, sealed into the object store within
+--segment-ms).
 
 Starting again with the same --data-dir keeps every acknowledged record,
 topic and committed consumer group offset. Ctrl-C or SIGTERM shuts down
