@@ -52,7 +52,7 @@ func (t *Tierer) maintain(ctx context.Context) (bool, error) {
 		target := t.segmentBytes(p)
 		if _, compacted := meta.CleanupPolicy(p.Configs()); compacted {
 			if run, ok := t.compactionDue(id, m, p.Configs(), now); ok {
-				return true, t.compactPartition(ctx, id, m, run, p.Configs(), target, now)
+				return true, t.compactPartition(ctx, p, m, run, target, now)
 			}
 		}
 		if nm, err := t.reshape(ctx, id, m, p.Configs(), now); nm != nil || err != nil {
@@ -86,6 +86,14 @@ func (t *Tierer) segmentBytes(p Partition) int64 {
 		return meta.ConfigInt64(p.Configs(), meta.ConfigSegmentBytes)
 	}
 	return t.cfg.SegmentBytes
+}
+
+// segmentMs is the topic's segment.ms, or the broker default.
+func (t *Tierer) segmentMs(cfg map[string]string) time.Duration {
+	if _, set := cfg[meta.ConfigSegmentMs]; set {
+		return time.Duration(meta.ConfigInt64(cfg, meta.ConfigSegmentMs)) * time.Millisecond
+	}
+	return t.cfg.SegmentMs
 }
 
 // reshape folds the oldest refs of a partition into a page when its
@@ -319,7 +327,7 @@ func (t *Tierer) compactionDue(id PartitionID, m *meta.Manifest, cfg map[string]
 	}
 	t.compactMu.Lock()
 	defer t.compactMu.Unlock()
-	if last, ok := t.compacted[id]; ok && now.Sub(last) < t.cfg.SegmentMs {
+	if last, ok := t.compacted[id]; ok && now.Sub(last) < t.segmentMs(cfg) {
 		return 0, false
 	}
 	return j, true
@@ -328,7 +336,8 @@ func (t *Tierer) compactionDue(id PartitionID, m *meta.Manifest, cfg map[string]
 // compactPartition rewrites the partition's first j segments keeping the
 // latest record of every key (Kafka's log compaction; offsets never
 // change) and dropping tombstones older than delete.retention.ms.
-func (t *Tierer) compactPartition(ctx context.Context, id PartitionID, m *meta.Manifest, j int, cfg map[string]string, target int64, now time.Time) error {
+func (t *Tierer) compactPartition(ctx context.Context, p Partition, m *meta.Manifest, j int, target int64, now time.Time) error {
+	id, cfg := p.ID(), p.Configs()
 	t.compactMu.Lock()
 	t.compacted[id] = now
 	t.compactMu.Unlock()
@@ -365,6 +374,7 @@ func (t *Tierer) compactPartition(ctx context.Context, id PartitionID, m *meta.M
 	if err := t.commitRewrites(ctx, []*rewriteJob{job}); err != nil {
 		return err
 	}
+	p.ReadColdBelow(cleaned.Cleaned)
 	t.m.compactions.Inc()
 	t.log.Info("compacted partition", "partition", id, "segments", j, "keys", keys.Len(), "kept", kept, "dropped", dropped)
 	return nil

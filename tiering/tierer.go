@@ -135,15 +135,7 @@ func (t *Tierer) Round(ctx context.Context, force bool) error {
 	for _, p := range t.src.Partitions() {
 		c := candidate{p: p, id: p.ID(), st: p.Status()}
 		if c.st.UntieredBytes > 0 {
-			segMs := time.Duration(meta.ConfigInt64(p.Configs(), meta.ConfigSegmentMs)) * time.Millisecond
-			segBytes := meta.ConfigInt64(p.Configs(), meta.ConfigSegmentBytes)
-			if _, set := p.Configs()[meta.ConfigSegmentMs]; !set {
-				segMs = t.cfg.SegmentMs
-			}
-			if _, set := p.Configs()[meta.ConfigSegmentBytes]; !set {
-				segBytes = t.cfg.SegmentBytes
-			}
-			c.due = force || c.st.UntieredBytes >= segBytes || now.Sub(c.st.Oldest) >= segMs
+			c.due = force || c.st.UntieredBytes >= t.segmentBytes(p) || now.Sub(c.st.Oldest) >= t.segmentMs(p.Configs())
 			due = due || c.due
 			total += c.st.UntieredBytes
 		}

@@ -109,6 +109,7 @@ func (l *testLog) SetTiered(tiered, logStart int64) {
 }
 
 func (l *testLog) Producers(end, expireBeforeMs int64) []meta.ProducerSnapshot { return nil }
+func (l *testLog) ReadColdBelow(offset int64)                                  {}
 
 type testSource struct {
 	logs     []*testLog

@@ -76,6 +76,9 @@ type Partition interface {
 	// SetTiered records a committed manifest: offsets below tiered are in
 	// object storage and the log starts at logStart.
 	SetTiered(tiered, logStart int64)
+	// ReadColdBelow makes reads below offset use the tiered copy, which a
+	// compaction rewrote, instead of the WAL's.
+	ReadColdBelow(offset int64)
 	// Producers returns the idempotent producers that wrote below end and
 	// appended since expireBeforeMs, with their batches below end.
 	Producers(end, expireBeforeMs int64) []meta.ProducerSnapshot

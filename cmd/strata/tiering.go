@@ -150,6 +150,8 @@ func (p tierPartition) ReadUntiered(maxBytes int64) ([][]byte, int64, error) {
 
 func (p tierPartition) SetTiered(tiered, logStart int64) { p.led.Log.SetTiered(tiered, logStart) }
 
+func (p tierPartition) ReadColdBelow(offset int64) { p.led.Log.ReadColdBelow(offset) }
+
 func (p tierPartition) Producers(end, expireBeforeMs int64) []meta.ProducerSnapshot {
 	states := p.led.Log.Producers(end, expireBeforeMs)
 	out := make([]meta.ProducerSnapshot, len(states))

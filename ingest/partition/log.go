@@ -595,6 +595,17 @@ func (l *Log) SetTiered(tiered, logStart int64) {
 	}
 }
 
+// ReadColdBelow makes reads of offsets below offset (at most the tiered
+// offset) go to the Cold store even while the WAL still holds them: the
+// tiered copy was rewritten (compacted) and is the one to serve.
+func (l *Log) ReadColdBelow(offset int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	offset = min(offset, l.mu.tiered)
+	i := sort.Search(len(l.mu.spans), func(i int) bool { return l.mu.spans[i].last >= offset })
+	l.mu.spans = slices.Delete(l.mu.spans, 0, i)
+}
+
 // firstUntieredSegment returns the WAL segment of the first batch not yet
 // tiered, and false if every batch in the WAL is tiered.
 func (l *Log) firstUntieredSegment() (uint64, bool) {
