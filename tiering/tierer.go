@@ -268,31 +268,13 @@ func (t *Tierer) seal(ctx context.Context, cands []candidate) (map[PartitionID]*
 	if len(parts) == 0 {
 		return nil, nil
 	}
-	var buf bytes.Buffer
-	footer, err := segment.WriteOptions(&buf, parts, segment.Options{MaxRowGroupBytes: rowGroupBytes})
-	if err != nil {
-		return nil, fmt.Errorf("write segment: %w", err)
-	}
-	name := newObjectName(segmentsPrefix, ".parquet", t.now())
-	t.setInflight(name, true)
 	start := t.now()
-	if err := t.upload(ctx, name, buf.Bytes()); err != nil {
-		t.setInflight(name, false)
+	refs, err := t.writeObject(ctx, parts)
+	if err != nil {
 		return nil, err
 	}
 	t.m.uploads.Inc()
-	t.m.uploadBytes.Add(float64(buf.Len()))
-	t.m.inputBytes.Add(float64(footer.InputBytes))
 	t.m.uploadSeconds.Observe(t.now().Sub(start).Seconds())
-	refs := make(map[PartitionID]*meta.SegmentRef, len(footer.Partitions))
-	for _, p := range footer.Partitions {
-		refs[PartitionID{p.TopicID, p.Partition}] = &meta.SegmentRef{
-			Object: name, FirstOffset: p.FirstOffset, LastOffset: p.LastOffset,
-			MinTimestamp: p.MinTimestamp, MaxTimestamp: p.MaxTimestamp,
-			Records: p.Records, Bytes: p.StoredBytes,
-		}
-	}
-	t.log.Debug("uploaded segment", "object", name, "partitions", len(refs), "bytes", buf.Len(), "input", footer.InputBytes)
 	return refs, nil
 }
 
