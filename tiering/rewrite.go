@@ -31,6 +31,12 @@ import (
 // once per class.
 const mergeMinRun = 16
 
+// Merging writes small runs of many partitions together into one shared
+// object (one PUT for all of them), and a run that reaches half of
+// segment.bytes into an object of its own: a partition's large segments
+// are then its own objects, which retention deletes whole, while the
+// shared ones hold only recent, small data on its way to being merged.
+
 // rewriteJob is one partition's run of segments to rewrite.
 type rewriteJob struct {
 	id     PartitionID
@@ -46,6 +52,7 @@ func (t *Tierer) maintain(ctx context.Context) (bool, error) {
 	now := t.now()
 	var merges []*rewriteJob
 	var mergeBytes int64
+	var own *rewriteJob // a run big enough for an object of its own
 	for _, p := range t.src.Partitions() {
 		id := p.ID()
 		m := t.manifest(id)
@@ -61,19 +68,31 @@ func (t *Tierer) maintain(ctx context.Context) (bool, error) {
 			}
 			return true, t.commitRewrites(ctx, []*rewriteJob{{id: id, m: nm}})
 		}
-		if mergeBytes < t.cfg.ObjectBytes {
-			if i, j, ok := mergeRun(m.Segments, target, mergeMinRun); ok {
-				merges = append(merges, &rewriteJob{id: id, m: m, i: i, j: j})
-				for _, s := range m.Segments[i:j] {
-					mergeBytes += s.Bytes
-				}
-			}
+		if own != nil || mergeBytes >= t.cfg.ObjectBytes {
+			continue
 		}
+		if i, j, ok := mergeRun(m.Segments, target, mergeMinRun); ok {
+			job := &rewriteJob{id: id, m: m, i: i, j: j}
+			var size int64
+			for _, s := range m.Segments[i:j] {
+				size += s.Bytes
+			}
+			if size >= target/2 {
+				own = job
+				continue
+			}
+			merges = append(merges, job)
+			mergeBytes += size
+		}
+	}
+	target := t.cfg.ObjectBytes
+	if own != nil {
+		merges, target = []*rewriteJob{own}, math.MaxInt64
 	}
 	if len(merges) == 0 {
 		return false, nil
 	}
-	if err := t.rewrite(ctx, merges, t.cfg.ObjectBytes); err != nil {
+	if err := t.rewrite(ctx, merges, target); err != nil {
 		return true, fmt.Errorf("merge segments of %d partitions: %w", len(merges), err)
 	}
 	t.m.merges.Add(float64(len(merges)))

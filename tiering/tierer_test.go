@@ -750,3 +750,39 @@ func TestFoldingSparesTheRetentionFront(t *testing.T) {
 		t.Fatalf("%d records readable, want %d", len(got), maxRefs+10)
 	}
 }
+
+func TestLargeMergesGetObjectsOfTheirOwn(t *testing.T) {
+	cfg := map[string]string{}
+	logs := []*testLog{newTestLog(1, 0, cfg), newTestLog(1, 1, cfg)}
+	f := newFixture(t, Config{}, logs...)
+	for r := range 2 {
+		for _, l := range logs {
+			l.append(t, 20, time.Now().UnixMilli()+int64(r), time.Now())
+		}
+		f.round(true)
+	}
+	// segment.bytes three times a segment: two segments of a partition
+	// reach half of it, a run worth an object of its own.
+	stored := f.tierer.manifest(logs[0].id).Segments[0].Bytes
+	cfg[meta.ConfigSegmentBytes] = fmt.Sprint(3 * stored)
+	for i := range logs {
+		uploads := f.bucket.uploads.Load()
+		if did, err := f.tierer.maintain(f.ctx); err != nil || !did {
+			t.Fatalf("maintain %d = %v, %v", i, did, err)
+		}
+		if n := f.bucket.uploads.Load() - uploads; n != 1 {
+			t.Fatalf("maintain %d uploaded %d objects, want 1", i, n)
+		}
+	}
+	objects := map[string]bool{}
+	for _, l := range logs {
+		m := f.tierer.manifest(l.id)
+		if len(m.Segments) != 1 || m.Segments[0].Records != 40 {
+			t.Fatalf("%s: %+v", l.id, m.Segments)
+		}
+		objects[m.Segments[0].Object] = true
+	}
+	if len(objects) != 2 {
+		t.Fatalf("large merges share objects: %v", objects)
+	}
+}
