@@ -155,58 +155,96 @@ func signalContext(parent context.Context) (context.Context, context.CancelFunc)
 	return signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 }
 
-// runBroker starts a broker on store, serves HTTP, prints where it listens
-// and runs until ctx ends, then shuts down cleanly.
-func runBroker(ctx context.Context, out io.Writer, f *serverFlags, log *slog.Logger, store *meta.Store, extra string) error {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	cfg := f.brokerConfig(log, reg)
+// server is a running broker with its object store, read cache and
+// tiering loop.
+type server struct {
+	broker      *broker.Broker
+	tierer      *tiering.Tierer
+	reg         *prometheus.Registry
+	objectsDesc string
+	closers     []func() // run in reverse order by close
+}
+
+// startServer opens the object store (checked at start, so that a missing
+// bucket or refused credentials stop the broker with an error that says
+// so), puts the read cache in front of it, starts the broker on store and
+// its tiering loop.
+func startServer(ctx context.Context, f *serverFlags, log *slog.Logger, store *meta.Store) (_ *server, err error) {
+	s := &server{reg: prometheus.NewRegistry()}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	cfg := f.brokerConfig(log, s.reg)
 	if err := cfg.Validate(); err != nil {
-		return err
+		return nil, err
 	}
-	// The object store is checked at start, so that a missing bucket or
-	// refused credentials stop the broker with an error that says so;
-	// tiering uploads to it.
 	defaultDir := ""
 	if f.dev {
 		defaultDir = f.dataDir
 	}
-	objects, objectsDesc, err := f.objects.open(ctx, defaultDir, reg)
+	objects, desc, err := f.objects.open(ctx, defaultDir, s.reg)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer objects.Close()
-	cached, err := f.tier.openCache(objects, f.dataDir, reg)
+	s.objectsDesc = desc
+	s.closers = append(s.closers, func() { objects.Close() })
+	cached, err := f.tier.openCache(objects, f.dataDir, s.reg)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer cached.Close()
+	s.closers = append(s.closers, func() { cached.Close() })
 
 	startCtx, cancel := context.WithTimeout(ctx, 2*f.sessionTTL+30*time.Second)
 	defer cancel()
 	src := &brokerSource{}
-	tierer, err := tiering.New(startCtx, f.tier.tieringConfig(log, reg), src, store, cached)
-	if err != nil {
-		return err
+	if s.tierer, err = tiering.New(startCtx, f.tier.tieringConfig(log, s.reg), src, store, cached); err != nil {
+		return nil, err
 	}
-	defer tierer.Close()
-	cfg.Cold = coldStore{tierer}
-	b, err := startBroker(startCtx, cfg, store, log)
-	if err != nil {
-		return err
+	s.closers = append(s.closers, s.tierer.Close)
+	cfg.Cold = coldStore{s.tierer}
+	if s.broker, err = startBroker(startCtx, cfg, store, log); err != nil {
+		return nil, err
 	}
-	defer b.Close()
-	src.b = b
+	s.closers = append(s.closers, func() {
+		if err := s.broker.Close(); err != nil {
+			log.Error("close broker", "err", err)
+		}
+	})
+	src.b = s.broker
 	tierCtx, stopTiering := context.WithCancel(context.Background())
 	tierDone := make(chan struct{})
 	go func() {
 		defer close(tierDone)
-		tierer.Run(tierCtx)
+		s.tierer.Run(tierCtx)
 	}()
-	defer func() {
+	s.closers = append(s.closers, func() {
 		stopTiering()
 		<-tierDone
-	}()
+	})
+	return s, nil
+}
+
+// close stops the tiering loop, then the broker, then closes the cache
+// and the object store.
+func (s *server) close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+	s.closers = nil
+}
+
+// runBroker starts a server on store, serves HTTP, prints where it
+// listens and runs until ctx ends, then shuts down cleanly.
+func runBroker(ctx context.Context, out io.Writer, f *serverFlags, log *slog.Logger, store *meta.Store, extra string) error {
+	s, err := startServer(ctx, f, log, store)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	b := s.broker
 
 	var httpLn net.Listener
 	var srv *http.Server
@@ -215,7 +253,7 @@ func runBroker(ctx context.Context, out io.Writer, f *serverFlags, log *slog.Log
 		if err != nil {
 			return fmt.Errorf("--http-addr %s: %w", f.httpAddr, err)
 		}
-		srv = &http.Server{Handler: httpHandler(b, reg), ReadHeaderTimeout: 10 * time.Second}
+		srv = &http.Server{Handler: httpHandler(b, s.reg), ReadHeaderTimeout: 10 * time.Second}
 		go srv.Serve(httpLn)
 		defer srv.Close()
 	}
@@ -229,7 +267,7 @@ func runBroker(ctx context.Context, out io.Writer, f *serverFlags, log *slog.Log
 	if extra != "" {
 		lines = append(lines, extra)
 	}
-	lines = append(lines, fmt.Sprintf("objects=%s", objectsDesc), fmt.Sprintf("data=%s", f.dataDir), fmt.Sprintf("cluster=%s", b.ClusterID()))
+	lines = append(lines, fmt.Sprintf("objects=%s", s.objectsDesc), fmt.Sprintf("data=%s", f.dataDir), fmt.Sprintf("cluster=%s", b.ClusterID()))
 	fmt.Fprintf(out, "strata ready: %s\n", strings.Join(lines, " "))
 
 	select {
@@ -245,9 +283,8 @@ func runBroker(ctx context.Context, out io.Writer, f *serverFlags, log *slog.Log
 		srv.Shutdown(shut)
 		cancel()
 	}
-	stopTiering()
-	<-tierDone
-	return b.Close()
+	s.close()
+	return nil
 }
 
 // startBroker starts the broker, waiting out the registration a crashed
