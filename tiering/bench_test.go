@@ -131,3 +131,46 @@ func (l *testLog) appendRecords(t testing.TB, n, size int, at time.Time, rng *ra
 	l.appended = append(l.appended, at)
 	l.next += int64(n)
 }
+
+// BenchmarkColdRead replays a partition from tiered objects in 1 MiB
+// reads (a consumer's fetches), through an in-memory bucket.
+func BenchmarkColdRead(b *testing.B) {
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(1, 2))
+	l := newTestLog(1, 0, nil)
+	src := &testSource{logs: []*testLog{l}}
+	tr, err := New(ctx, Config{}, src, metatest.Shared(b), bucket.NewMemory())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tr.Close()
+	for range 8 {
+		for range 500 {
+			l.appendRecords(b, 16, 1024, time.Now(), rng)
+		}
+		if err := tr.Round(ctx, true); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	var total int64
+	for range b.N {
+		next := int64(0)
+		for {
+			out, err := tr.Read(ctx, l.id, next, 1<<20, true)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(out) == 0 {
+				break
+			}
+			total += int64(len(out))
+			for len(out) > 0 {
+				h, _ := batch.ReadHeader(out)
+				next = h.LastOffset() + 1
+				out = out[h.Size():]
+			}
+		}
+	}
+	b.ReportMetric(float64(total)/b.Elapsed().Seconds()/1e6, "MB/s")
+}

@@ -17,6 +17,7 @@ type metrics struct {
 	merges        prometheus.Counter
 	compactions   prometheus.Counter
 	rewriteBytes  prometheus.Counter
+	busy          prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -59,8 +60,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		rewriteBytes: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "strata_tiering_rewritten_bytes_total", Help: "Bytes of objects uploaded by merges and compactions.",
 		}),
+		busy: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "strata_tiering_busy_seconds_total", Help: "Time the tiering loop (one goroutine) spent working: sealed bytes over this is tiering throughput per core at most.",
+		}),
 	}
-	m.collectors = []prometheus.Collector{m.uploads, m.uploadBytes, m.inputBytes, m.uploadSeconds, m.commits, m.retries, m.gcDeleted, m.untiered, m.coldReads,
+	m.collectors = []prometheus.Collector{m.busy, m.uploads, m.uploadBytes, m.inputBytes, m.uploadSeconds, m.commits, m.retries, m.gcDeleted, m.untiered, m.coldReads,
 		m.merges, m.compactions, m.rewriteBytes}
 	if reg == nil {
 		return m, nil

@@ -99,12 +99,14 @@ func (t *Tierer) Run(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
+		start := time.Now()
 		if err := t.Round(ctx, false); err != nil && ctx.Err() == nil {
 			t.log.Warn("tiering round failed; retrying", "err", err)
 		}
 		if _, err := t.maintain(ctx); err != nil && ctx.Err() == nil {
 			t.log.Warn("merging or compacting tiered segments failed; retrying", "err", err)
 		}
+		t.m.busy.Add(time.Since(start).Seconds())
 		if t.now().Sub(lastGC) >= t.cfg.GCInterval {
 			lastGC = t.now()
 			if _, err := t.CollectGarbage(ctx); err != nil && ctx.Err() == nil {

@@ -404,7 +404,7 @@ Only run it against brokers you own.`,
   strata bench produce --topic bench --rate 5000 --acks 1 --compression zstd --json
   strata bench consume --topic bench --duration 30s &  strata bench produce --topic bench --duration 30s`,
 	}
-	cmd.AddCommand(newBenchModeCmd("produce"), newBenchModeCmd("consume"))
+	cmd.AddCommand(newBenchModeCmd("produce"), newBenchModeCmd("consume"), newBenchTieringCmd())
 	return cmd
 }
 

@@ -217,3 +217,35 @@ func TestBenchFlagErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestBenchTiering(t *testing.T) {
+	clearStrataEnv(t)
+	stdout, _, err := runCLI(t, "", "bench", "tiering", "--bytes", "3000000", "--partitions", "2", "--hot-rate", "200",
+		"--segment-ms", "200ms", "--data-dir", t.TempDir(), "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res tierBenchResult
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatalf("%v in %q", err, stdout)
+	}
+	if res.ProducedMB < 3 || res.SealedMB < res.ProducedMB || res.Objects < 1 || res.PUTsPerGiB <= 0 || res.StoredPerProduced <= 0 {
+		t.Fatalf("produce and tiering figures: %+v", res)
+	}
+	for name, r := range map[string]replayResult{"empty cache": res.ColdEmptyCache, "warm cache": res.ColdWarmCache} {
+		if r.Records != int64(math.Ceil(3e6/1024)) || r.MBPerSec <= 0 {
+			t.Errorf("replay with %s: %+v", name, r)
+		}
+	}
+	if res.ColdEmptyCache.CacheMisses == 0 {
+		t.Errorf("the first replay missed the cache nowhere: was it read from the WAL? %+v", res.ColdEmptyCache)
+	}
+	if res.HotTail.Records == 0 {
+		t.Errorf("the hot tail consumer read nothing: %+v", res.HotTail)
+	}
+	for _, args := range [][]string{{"--bytes", "10"}, {"--partitions", "0"}, {"--hot-rate", "-1"}} {
+		if _, _, err := runCLI(t, "", append([]string{"bench", "tiering"}, args...)...); err == nil || !strings.Contains(err.Error(), args[0]) {
+			t.Errorf("bench tiering %v: error %v, want one naming %s", args, err, args[0])
+		}
+	}
+}
