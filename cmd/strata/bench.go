@@ -399,6 +399,9 @@ so that latency includes waiting in the client's buffer (up to 8 MB); use
 end-to-end latency from each record's timestamp to its receipt; run it next to
 "bench produce" on the same topic to measure end-to-end latency.
 
+"bench tiering" starts a Strata of its own and measures tiering and replay
+from the object store (see "strata bench tiering --help").
+
 Only run it against brokers you own.`,
 		Example: `  strata bench produce --topic bench --partitions 6 --duration 30s
   strata bench produce --topic bench --rate 5000 --acks 1 --compression zstd --json
