@@ -177,7 +177,12 @@ type readerCache struct {
 	limit int
 	lru   *list.List // of *cachedReader, most recent at the front
 	byKey map[string]*list.Element
+	rows  *segment.RowGroupCache // decoded row groups, shared by the readers
 }
+
+// decodedRowGroupBytes bounds the decoded row groups kept for sequential
+// cold readers: a few per concurrent consumer.
+const decodedRowGroupBytes = 64 << 20
 
 type cachedReader struct {
 	name string
@@ -188,6 +193,7 @@ func (c *readerCache) init(limit int) {
 	c.limit = limit
 	c.lru = list.New()
 	c.byKey = map[string]*list.Element{}
+	c.rows = segment.NewRowGroupCache(decodedRowGroupBytes)
 }
 
 // open returns the reader of object name, opening it if needed. Readers
@@ -210,6 +216,7 @@ func (c *readerCache) open(ctx context.Context, b bucket.Bucket, name string) (*
 	if err != nil {
 		return nil, fmt.Errorf("object %s: %w", name, err)
 	}
+	r.SetCache(c.rows)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e := c.byKey[name]; e != nil {

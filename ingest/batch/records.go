@@ -76,14 +76,24 @@ func Build(h Header, records []kmsg.Record) ([]byte, error) {
 	if len(records) == 0 {
 		return nil, fmt.Errorf("%w: a batch needs at least one record", ErrCorrupt)
 	}
-	var raw []byte
+	size := 0
+	for i := range records {
+		size += 24 + len(records[i].Key) + len(records[i].Value)
+		for _, hd := range records[i].Headers {
+			size += 10 + len(hd.Key) + len(hd.Value)
+		}
+	}
+	raw := make([]byte, 0, size)
+	var body []byte
 	maxTS, lastDelta := h.FirstTimestamp, max(h.LastOffsetDelta, 0)
 	for i := range records {
 		r := records[i]
+		// Encode with a zero length (one varint byte), then write the real
+		// length in front of the rest: one encoding pass per record.
 		r.Length = 0
-		body := r.AppendTo(nil)
-		r.Length = int32(len(body) - 1) // the zero length took one byte
-		raw = r.AppendTo(raw)
+		body = r.AppendTo(body[:0])
+		raw = binary.AppendVarint(raw, int64(len(body)-1))
+		raw = append(raw, body[1:]...)
 		maxTS = max(maxTS, h.FirstTimestamp+r.TimestampDelta64)
 		lastDelta = max(lastDelta, r.OffsetDelta)
 	}

@@ -36,7 +36,12 @@ type partKey struct {
 type Reader struct {
 	file  *parquet.File
 	parts map[partKey][]rowGroupInfo // in offset order
+	cache *RowGroupCache             // nil: decode every time
 }
+
+// SetCache makes r keep the row groups it decodes in c (shared with other
+// Readers). Call it before r is used.
+func (r *Reader) SetCache(c *RowGroupCache) { r.cache = c }
 
 // required columns and their position in the schema (leaf index).
 var statColumns = []string{"topic_id", "partition", "offset", "timestamp"}
@@ -154,8 +159,25 @@ func (r *Reader) Partitions() []PartitionIndex {
 	return out
 }
 
-// readRowGroup decodes every row of row group i.
-func (r *Reader) readRowGroup(i int) (rows []Row, err error) {
+// readRowGroup returns every row of row group i, from the cache if the
+// Reader has one. The rows must not be modified.
+func (r *Reader) readRowGroup(i int) ([]Row, error) {
+	if r.cache == nil {
+		return r.decodeRowGroup(i)
+	}
+	k := rowGroupKey{r, i}
+	if rows, ok := r.cache.get(k); ok {
+		return rows, nil
+	}
+	rows, err := r.decodeRowGroup(i)
+	if err == nil {
+		r.cache.put(k, rows)
+	}
+	return rows, err
+}
+
+// decodeRowGroup decodes every row of row group i.
+func (r *Reader) decodeRowGroup(i int) (rows []Row, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			rows, err = nil, fmt.Errorf("%w: row group %d: %v", ErrCorrupt, i, p)
