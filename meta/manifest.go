@@ -167,13 +167,15 @@ type ManifestUpdate struct {
 	Manifest  Manifest
 }
 
-// maxManifestsPerTxn keeps a commit (a compare and a put per partition)
-// within etcd's limit of operations per transaction.
-const maxManifestsPerTxn = maxTxnOps / 2
+// maxManifestsPerTxn keeps a commit (up to two compares and a put per
+// partition) within etcd's limit of operations per transaction.
+const maxManifestsPerTxn = maxTxnOps / 3
 
 // CommitManifests writes the updated manifests, each only if it is still
-// at the revision it was read at; otherwise nothing of that transaction is
-// written and the error wraps ErrManifestConflict. Up to 64 partitions
+// at the revision it was read at (and, for a partition's first manifest,
+// only if the partition exists: its topic was not deleted meanwhile);
+// otherwise nothing of that transaction is written and the error wraps
+// ErrManifestConflict. Up to 42 partitions
 // commit atomically in one transaction; more are split into consecutive
 // transactions, each atomic (a tiered object whose partitions commit in
 // several transactions is safe: each partition's manifest is complete on
@@ -196,6 +198,11 @@ func (s *Store) CommitManifests(ctx context.Context, updates []ManifestUpdate) (
 			}
 			key := s.manifestKey(u.TopicID, u.Partition)
 			cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(key), "=", u.Manifest.Revision))
+			if u.Manifest.Revision == 0 {
+				// A first manifest needs its partition: a commit racing
+				// with the topic's deletion must not leave one behind.
+				cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(s.partitionKey(u.TopicID, u.Partition)), ">", 0))
+			}
 			puts = append(puts, clientv3.OpPut(key, string(raw)))
 		}
 		resp, err := s.cli.Txn(ctx).If(cmps...).Then(puts...).Commit()

@@ -12,11 +12,23 @@ import (
 	"github.com/strata-log/strata/meta/metatest"
 )
 
+// claim creates the partitions' state, as a broker taking leadership
+// does: a first manifest needs its partition to exist.
+func claim(t *testing.T, s *meta.Store, id [16]byte, partitions ...int32) {
+	t.Helper()
+	for _, p := range partitions {
+		if _, err := s.ClaimLeadership(context.Background(), id, p, 1, []int32{1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func TestManifestCommit(t *testing.T) {
 	s := metatest.Shared(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	id := meta.NewTopicID()
+	claim(t, s, id, 0)
 
 	m, err := s.Manifest(ctx, id, 0)
 	if err != nil || len(m.Segments) != 0 || m.Revision != 0 || m.EndOffset() != 0 {
@@ -52,6 +64,10 @@ func TestManifestCommitAtomic(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	id := meta.NewTopicID()
+	claim(t, s, id, 0, 1)
+	for p := int32(10); p < 160; p++ {
+		claim(t, s, id, p)
+	}
 	update := func(p int32, m meta.Manifest, obj string) meta.ManifestUpdate {
 		m.Segments = append(m.Segments, meta.SegmentRef{Object: obj, FirstOffset: m.EndOffset(), LastOffset: m.EndOffset() + 9})
 		return meta.ManifestUpdate{TopicID: id, Partition: p, Manifest: m}
@@ -90,6 +106,7 @@ func TestManifestConcurrentUploaders(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	id := meta.NewTopicID()
+	claim(t, s, id, 0)
 	var mu sync.Mutex
 	committed := map[string]bool{}
 	var wg sync.WaitGroup
@@ -145,6 +162,7 @@ func TestDeleteTopicDeletesManifests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	claim(t, s, topic.ID, 0, 1)
 	m := meta.Manifest{Segments: []meta.SegmentRef{{Object: "o", FirstOffset: 0, LastOffset: 9}}}
 	if _, err := s.CommitManifests(ctx, []meta.ManifestUpdate{{TopicID: topic.ID, Partition: 1, Manifest: m}}); err != nil {
 		t.Fatal(err)
@@ -154,5 +172,12 @@ func TestDeleteTopicDeletesManifests(t *testing.T) {
 	}
 	if got, err := s.Manifest(ctx, topic.ID, 1); err != nil || len(got.Segments) != 0 {
 		t.Fatalf("manifest after topic delete: %+v %v", got, err)
+	}
+	// An uploader that did not see the deletion cannot bring it back.
+	if _, err := s.CommitManifests(ctx, []meta.ManifestUpdate{{TopicID: topic.ID, Partition: 0, Manifest: m}}); !errors.Is(err, meta.ErrManifestConflict) {
+		t.Fatalf("first manifest of a deleted topic's partition: %v, want a conflict", err)
+	}
+	if got, err := s.Manifest(ctx, topic.ID, 0); err != nil || got.Revision != 0 {
+		t.Fatalf("manifest of a deleted topic: %+v %v", got, err)
 	}
 }

@@ -47,7 +47,13 @@ func benchTiering(b *testing.B, parts int, total int64) {
 		src.logs = append(src.logs, newTestLog(1, int32(p), nil))
 	}
 	counted := &flakyBucket{Bucket: bucket.NewMemory()}
-	tr, err := New(ctx, Config{}, src, metatest.Shared(b), counted)
+	store := metatest.Shared(b)
+	for _, l := range src.logs {
+		if _, err := store.ClaimLeadership(ctx, l.id.Topic, l.id.Partition, 1, []int32{1}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	tr, err := New(ctx, Config{}, src, store, counted)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -139,7 +145,11 @@ func BenchmarkColdRead(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	l := newTestLog(1, 0, nil)
 	src := &testSource{logs: []*testLog{l}}
-	tr, err := New(ctx, Config{}, src, metatest.Shared(b), bucket.NewMemory())
+	store := metatest.Shared(b)
+	if _, err := store.ClaimLeadership(ctx, l.id.Topic, l.id.Partition, 1, []int32{1}); err != nil {
+		b.Fatal(err)
+	}
+	tr, err := New(ctx, Config{}, src, store, bucket.NewMemory())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -162,6 +162,11 @@ func newFixture(t *testing.T, cfg Config, logs ...*testLog) *fixture {
 	f := &fixture{t: t, ctx: ctx, store: metatest.Shared(t), bucket: &flakyBucket{Bucket: bucket.NewMemory()},
 		src: &testSource{logs: logs}, clock: time.Now()}
 	f.src.active.Store(7)
+	for _, l := range logs {
+		if _, err := f.store.ClaimLeadership(ctx, l.id.Topic, l.id.Partition, 1, []int32{1}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var err error
 	f.tierer, err = New(ctx, cfg, f.src, f.store, f.bucket)
 	if err != nil {
