@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -70,7 +72,10 @@ func TestCrashKeepsAcknowledged(t *testing.T) {
 		produceFor = time.Second
 	)
 	dir := t.TempDir()
-	srv := StartDev(t, dir)
+	// Tier fast and in small WAL segments, so that the kills also land
+	// between uploading, committing manifests and releasing the WAL.
+	flags := []string{"--segment-ms", "300ms", "--wal-segment-bytes", "1048576"}
+	srv := StartDev(t, dir, flags...)
 	createTopic(t, admin(t, srv.Kafka), topic, partitions)
 
 	log := newAckLog()
@@ -148,7 +153,7 @@ func TestCrashKeepsAcknowledged(t *testing.T) {
 		t.Logf("cycle %d: killed %s after %d records of this cycle were acknowledged (of %d sent)",
 			cycle, srv.Name(), ackedBeforeKill-ackedBefore, sentBeforeKill-sentBefore)
 
-		srv, err = TryStartDev(t, dir)
+		srv, err = TryStartDev(t, dir, flags...)
 		if err != nil {
 			if strings.Contains(srv.Stderr(), "duplicate metrics collector registration attempted") {
 				t.Fatalf("BUG: cycle %d: strata dev panics when restarted after SIGKILL: broker.New fails with ErrBrokerIDInUse "+
@@ -179,6 +184,12 @@ func TestCrashKeepsAcknowledged(t *testing.T) {
 			return
 		}
 	}
+	// The kills did land while data was being tiered: objects exist.
+	objs, err := os.ReadDir(filepath.Join(dir, "objects", "segments"))
+	if err != nil || len(objs) == 0 {
+		t.Fatalf("no tiered objects after the crash cycles (%v): tiering never ran, so the test did not cover it", err)
+	}
+	t.Logf("%d tiered objects", len(objs))
 }
 
 // checkAcknowledged reads all of topic and compares it with log.
