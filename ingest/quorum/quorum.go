@@ -8,8 +8,10 @@
 // watermark are acknowledged and visible to consumers; nothing above it is.
 //
 // With replication factor 1 the only replica is the leader and the high
-// watermark is its durable end. The replication issue adds followers: the
-// same Tracker then waits for a majority.
+// watermark is its durable end; with more, the Tracker waits for a
+// majority. log.go holds the rest of the replication rules (leader epochs,
+// fencing, recovery, truncation) as pure functions, and model_test.go
+// checks them on simulated clusters.
 package quorum
 
 import (
@@ -20,10 +22,11 @@ import (
 // Tracker tracks the durable end offset of every replica of one partition
 // for one leadership epoch.
 type Tracker struct {
-	replicas  []int32
-	durable   []int64 // durable end per replica, same order as replicas
-	ackQuorum int
-	hw        int64
+	replicas   []int32
+	durable    []int64 // durable end per replica, same order as replicas
+	ackQuorum  int
+	hw         int64
+	epochStart int64 // the high watermark moves only past this offset
 }
 
 // New returns a tracker for the given replicas, acknowledging once
@@ -68,9 +71,20 @@ func (t *Tracker) Durable(replica int32, end int64) int64 {
 		return t.hw
 	}
 	t.durable[i] = end
-	t.hw = max(t.hw, t.committed())
+	if c := t.committed(); c > t.epochStart {
+		t.hw = max(t.hw, c)
+	}
 	return t.hw
 }
+
+// RequireEpochStart makes the high watermark move only once a quorum has
+// the entry at offset start durable: the first entry of the leader's own
+// epoch. A new leader's log holds entries of earlier epochs that may or
+// may not have been acknowledged; they are acknowledged together with an
+// entry of its epoch, never by counting copies of them (Raft's rule for
+// entries of earlier terms; without it a later leader may overwrite
+// entries a quorum held).
+func (t *Tracker) RequireEpochStart(start int64) { t.epochStart = start }
 
 // committed is the ackQuorum-th largest durable end.
 func (t *Tracker) committed() int64 {
