@@ -266,8 +266,8 @@ func runModel(t testing.TB, seeds, steps, n int, rules modelRules) (string, []st
 
 func TestReplicationModel(t *testing.T) {
 	seeds := 10000
-	if testing.Short() {
-		seeds = 1000
+	if testing.Short() || raceEnabled {
+		seeds = 1000 // the model is single-threaded: -race only slows it
 	}
 	for _, n := range []int{1, 3, 5} {
 		failure, trace, acked := runModel(t, seeds, 300, n, modelRules{})
