@@ -3,11 +3,14 @@
 # pinned to versions. Safe to run again: it installs only what is missing.
 #
 #   kcat 1.7.1 (Debian bookworm's package; librdkafka-based Kafka client)
+#   nats-server 2.9.10 (Debian bookworm's package; the NATS JetStream
+#   cluster that e2e's BenchmarkCompareReplicated measures Strata against)
 #   MinIO, built from the Go module proxy into $(go env GOPATH)/bin
 #   (a few minutes the first time, then cached)
 set -euo pipefail
 
 KCAT_VERSION="1.7.1-2"
+NATS_SERVER_VERSION="2.9.10-1+b3"
 MINIO_VERSION="v0.0.0-20260212201848-7aac2a2c5b7c"
 
 have_kcat() {
@@ -33,6 +36,19 @@ if ! have_kcat; then
 fi
 have_kcat || { echo "install-deps: kcat ${KCAT_VERSION} not available" >&2; exit 1; }
 echo "install-deps: kcat $(kcat -V 2>/dev/null | sed -n 's/^Version \([^ ]*\).*/\1/p') ready"
+
+# "nats-server --version" prints "nats-server: v2.9.10".
+have_nats_server() {
+	command -v nats-server >/dev/null 2>&1 && nats-server --version 2>/dev/null | grep -q "v${NATS_SERVER_VERSION%%-*}\$"
+}
+if ! have_nats_server; then
+	echo "install-deps: installing nats-server ${NATS_SERVER_VERSION}"
+	export DEBIAN_FRONTEND=noninteractive
+	as_root apt-get update -qq
+	as_root apt-get install -y -qq "nats-server=${NATS_SERVER_VERSION}" >/dev/null
+fi
+have_nats_server || { echo "install-deps: nats-server ${NATS_SERVER_VERSION} not available" >&2; exit 1; }
+echo "install-deps: nats-server $(nats-server --version 2>/dev/null | sed -n 's/^nats-server: v//p') ready"
 
 minio_bin="$(go env GOPATH)/bin/minio"
 have_minio() {
