@@ -10,9 +10,13 @@ import (
 //
 //	batch entry:      0x01 | topic id (16) | partition (int32) | record batch
 //	log start entry:  0x02 | topic id (16) | partition (int32) | log start offset (int64)
+//	truncate entry:   0x03 | topic id (16) | partition (int32) | new log end offset (int64)
+//	fence entry:      0x04 | topic id (16) | partition (int32) | leader epoch (int32)
 const (
 	entryBatch    = 0x01
 	entryLogStart = 0x02
+	entryTruncate = 0x03
+	entryFence    = 0x04
 
 	entryHeaderSize = 1 + 16 + 4
 )
@@ -43,9 +47,13 @@ func decodeEntry(b []byte) (typ byte, id ID, body []byte, err error) {
 	body = b[entryHeaderSize:]
 	switch typ {
 	case entryBatch:
-	case entryLogStart:
+	case entryLogStart, entryTruncate:
 		if len(body) != 8 {
-			return 0, id, nil, fmt.Errorf("log start entry body of %d bytes", len(body))
+			return 0, id, nil, fmt.Errorf("entry type %#x: body of %d bytes, want 8", typ, len(body))
+		}
+	case entryFence:
+		if len(body) != 4 {
+			return 0, id, nil, fmt.Errorf("fence entry: body of %d bytes, want 4", len(body))
 		}
 	default:
 		return 0, id, nil, fmt.Errorf("unknown partition entry type %#x", typ)

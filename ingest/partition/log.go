@@ -68,12 +68,6 @@ type Cold interface {
 	MaxTimestamp(ctx context.Context, id ID, from int64) (offset, timestamp int64, err error)
 }
 
-// EpochStart records the first offset written in a leader epoch.
-type EpochStart struct {
-	Epoch       int32
-	StartOffset int64
-}
-
 // Log is one partition's log. Create it with newLog through a Manager.
 type Log struct {
 	id      ID
@@ -88,8 +82,10 @@ type Log struct {
 		next      int64 // log end offset: the next offset to assign
 		logStart  int64
 		tiered    int64 // offsets below are in object storage
+		fence     quorum.Fence
+		replicaHW int64 // a follower's high watermark, from its leader
 		epoch     int32 // current leader epoch; -1 until BecomeLeader
-		epochs    []EpochStart
+		epochs    []quorum.EpochStart
 		quorum    *quorum.Tracker
 		producers map[int64]*producer
 		failed    error // the WAL refused an append
@@ -120,16 +116,17 @@ func (l *Log) ID() ID { return l.id }
 func (l *Log) BecomeLeader(epoch int32, replicas []int32, ackQuorum int) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if epoch < l.mu.epoch {
-		return fmt.Errorf("partition %s: epoch %d is older than %d", l.id, epoch, l.mu.epoch)
+	if epoch < l.mu.epoch || epoch < l.mu.fence.Epoch {
+		return fmt.Errorf("partition %s: epoch %d is older than %d: %w", l.id, epoch, max(l.mu.epoch, l.mu.fence.Epoch), kerr.FencedLeaderEpoch)
 	}
+	l.mu.fence.Epoch = epoch
 	t, err := quorum.New(replicas, ackQuorum, l.mu.next)
 	if err != nil {
 		return fmt.Errorf("partition %s: %w", l.id, err)
 	}
 	l.mu.epoch = epoch
 	if n := len(l.mu.epochs); n == 0 || l.mu.epochs[n-1].Epoch < epoch {
-		l.mu.epochs = append(l.mu.epochs, EpochStart{Epoch: epoch, StartOffset: l.mu.next})
+		l.mu.epochs = append(l.mu.epochs, quorum.EpochStart{Epoch: epoch, Start: l.mu.next})
 	}
 	l.ack.Lock()
 	l.ack.quorum = t
@@ -154,7 +151,7 @@ func (l *Log) replayBatch(pos wal.Position, b []byte) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if n := len(l.mu.epochs); n == 0 || l.mu.epochs[n-1].Epoch < h.PartitionLeaderEpoch {
-		l.mu.epochs = append(l.mu.epochs, EpochStart{Epoch: h.PartitionLeaderEpoch, StartOffset: h.BaseOffset})
+		l.mu.epochs = append(l.mu.epochs, quorum.EpochStart{Epoch: h.PartitionLeaderEpoch, Start: h.BaseOffset})
 	}
 	if h.ProducerID >= 0 {
 		p := l.producerLocked(h.ProducerID)
@@ -390,7 +387,9 @@ func (l *Log) Offsets() Offsets {
 }
 
 func (l *Log) offsetsLocked() Offsets {
-	hw := l.mu.next
+	// A follower's high watermark is its leader's; everything tiered is
+	// acknowledged.
+	hw := min(l.mu.next, max(l.mu.replicaHW, l.mu.tiered, l.mu.logStart))
 	l.ack.Lock()
 	if l.ack.quorum != nil {
 		hw = l.ack.quorum.HighWatermark()
@@ -767,5 +766,5 @@ func (l *Log) EndOffsetForEpoch(epoch int32) (int32, int64) {
 	if i == len(l.mu.epochs) {
 		return l.mu.epochs[i-1].Epoch, l.mu.next
 	}
-	return l.mu.epochs[i-1].Epoch, l.mu.epochs[i].StartOffset
+	return l.mu.epochs[i-1].Epoch, l.mu.epochs[i].Start
 }

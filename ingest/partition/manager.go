@@ -67,6 +67,10 @@ func (m *Manager) Recover(keep func(ID) bool) error {
 			return l.replayBatch(pos, body)
 		case entryLogStart:
 			l.replayLogStart(int64(binary.BigEndian.Uint64(body)))
+		case entryTruncate:
+			l.replayTruncate(int64(binary.BigEndian.Uint64(body)))
+		case entryFence:
+			l.replayFence(int32(binary.BigEndian.Uint32(body)))
 		}
 		return nil
 	})

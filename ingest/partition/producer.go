@@ -149,3 +149,17 @@ func (l *Log) Producers(end, expireBeforeMs int64) []ProducerState {
 	slices.SortFunc(out, func(a, b ProducerState) int { return cmp.Compare(a.ID, b.ID) })
 	return out
 }
+
+// dropFrom forgets the producer's batches at or above offset (a truncated
+// tail) and reports whether none is left.
+func (p *producer) dropFrom(offset int64) bool {
+	for p.n > 0 {
+		last, _ := p.lastBatch()
+		if last.last < offset {
+			break
+		}
+		p.head = (p.head + producerWindow - 1) % producerWindow
+		p.n--
+	}
+	return p.n == 0
+}
