@@ -78,17 +78,19 @@ type Log struct {
 
 	mu struct {
 		sync.Mutex
-		spans     []span
-		next      int64 // log end offset: the next offset to assign
-		logStart  int64
-		tiered    int64 // offsets below are in object storage
-		fence     quorum.Fence
-		replicaHW int64 // a follower's high watermark, from its leader
-		epoch     int32 // current leader epoch; -1 until BecomeLeader
-		epochs    []quorum.EpochStart
-		quorum    *quorum.Tracker
-		producers map[int64]*producer
-		failed    error // the WAL refused an append
+		spans       []span
+		next        int64 // log end offset: the next offset to assign
+		logStart    int64
+		tiered      int64 // offsets below are in object storage
+		fence       quorum.Fence
+		replicaHW   int64 // a follower's high watermark, from its leader
+		epoch       int32 // current leader epoch; -1 until BecomeLeader
+		epochs      []quorum.EpochStart
+		quorum      *quorum.Tracker
+		producers   map[int64]*producer
+		failed      error          // the WAL refused an append
+		appendHooks map[int]func() // called after every append, under mu
+		nextHook    int
 	}
 	ack struct {
 		sync.Mutex
@@ -303,6 +305,9 @@ func (l *Log) Append(b []byte, h batch.Header, opts AppendOptions) (*Pending, er
 		prod.record(&h)
 		prod.lastMs = l.now().UnixMilli()
 	}
+	for _, hook := range l.mu.appendHooks {
+		hook()
+	}
 	p.LogStartOffset = l.mu.logStart
 	l.wait(p)
 	return p, nil
@@ -341,11 +346,24 @@ func (l *Log) durable(end int64, err error) {
 		l.ack.waiters = nil
 		return
 	}
-	if l.ack.quorum == nil {
+	l.replicaDurableLocked(l.localID, end)
+}
+
+// ReplicaDurable records that a follower has the log durable below end
+// (its acknowledgement of replicated batches): appends below the new high
+// watermark complete.
+func (l *Log) ReplicaDurable(replica int32, end int64) {
+	l.ack.Lock()
+	defer l.ack.Unlock()
+	l.replicaDurableLocked(replica, end)
+}
+
+func (l *Log) replicaDurableLocked(replica int32, end int64) {
+	if l.ack.quorum == nil || l.ack.failed != nil {
 		return
 	}
 	before := l.ack.quorum.HighWatermark()
-	hw := l.ack.quorum.Durable(l.localID, end)
+	hw := l.ack.quorum.Durable(replica, end)
 	if hw == before {
 		return
 	}
@@ -362,6 +380,26 @@ func (l *Log) durable(end int64, err error) {
 func (l *Log) notifyAckLocked() {
 	close(l.ack.changed)
 	l.ack.changed = make(chan struct{})
+}
+
+// OnAppend registers hook to be called after every append by the leader
+// (replication wakes its senders with it). hook runs with the log locked:
+// it must not block or call back into the log. It returns a function
+// removing the hook.
+func (l *Log) OnAppend(hook func()) (remove func()) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.mu.appendHooks == nil {
+		l.mu.appendHooks = map[int]func(){}
+	}
+	id := l.mu.nextHook
+	l.mu.nextHook++
+	l.mu.appendHooks[id] = hook
+	return func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		delete(l.mu.appendHooks, id)
+	}
 }
 
 // Changed returns a channel closed the next time the high watermark or the

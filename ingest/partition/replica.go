@@ -266,3 +266,47 @@ func (l *Log) SetHighWatermark(hw int64) {
 	l.notifyAckLocked()
 	l.ack.Unlock()
 }
+
+// ReadReplica returns whole batches from offset on, up to maxBytes (at
+// least one if there is any), acknowledged or not, and the log end: what a
+// leader sends a follower. Offsets the WAL no longer holds fail with
+// OFFSET_OUT_OF_RANGE: a follower that far behind starts from the tiered
+// end instead.
+func (l *Log) ReadReplica(offset int64, maxBytes int) ([][]byte, int64, error) {
+	l.mu.Lock()
+	end := l.mu.next
+	if offset == end {
+		l.mu.Unlock()
+		return nil, end, nil
+	}
+	if offset > end || offset < l.hotStartLocked() {
+		hot := l.hotStartLocked()
+		l.mu.Unlock()
+		return nil, end, fmt.Errorf("partition %s: replica read at %d outside the WAL's [%d, %d]: %w", l.id, offset, hot, end, kerr.OffsetOutOfRange)
+	}
+	i := sort.Search(len(l.mu.spans), func(i int) bool { return l.mu.spans[i].last >= offset })
+	if l.mu.spans[i].base != offset {
+		l.mu.Unlock()
+		return nil, end, fmt.Errorf("partition %s: replica read at %d, inside the batch at %d: %w", l.id, offset, l.mu.spans[i].base, kerr.OffsetOutOfRange)
+	}
+	var positions []wal.Position
+	size := 0
+	for ; i < len(l.mu.spans); i++ {
+		n := int(l.mu.spans[i].pos.Length) - entryHeaderSize
+		if len(positions) > 0 && size+n > maxBytes {
+			break
+		}
+		size += n
+		positions = append(positions, l.mu.spans[i].pos)
+	}
+	l.mu.Unlock()
+	out := make([][]byte, 0, len(positions))
+	for _, pos := range positions {
+		b, err := l.readBatch(pos, nil)
+		if err != nil {
+			return nil, end, err
+		}
+		out = append(out, b)
+	}
+	return out, end, nil
+}
