@@ -29,6 +29,9 @@ type BrokerInfo struct {
 	Port     int32  `json:"port"`
 	Rack     string `json:"rack,omitempty"`
 	HTTPAddr string `json:"httpAddr,omitempty"`
+	// ReplicationAddr is where the broker accepts leaders' replication
+	// connections (host:port; empty: it follows no partition).
+	ReplicationAddr string `json:"replicationAddr,omitempty"`
 }
 
 func (s *Store) brokersPrefix() string     { return s.prefix + "/brokers/" }

@@ -3,6 +3,7 @@ package meta
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -116,4 +117,40 @@ func (s *Store) ClaimLeadership(ctx context.Context, topicID [16]byte, partition
 			return next, nil
 		}
 	}
+}
+
+// ErrEpochMoved is returned by AppointLeader when the partition's epoch is
+// no longer the one the caller saw: someone else appointed a leader first.
+var ErrEpochMoved = errors.New("partition epoch moved")
+
+// AppointLeader makes broker the partition's leader with epoch seen+1, only
+// if the partition is still at epoch seen: of several brokers that saw the
+// same leader fail and race to replace it, exactly one wins; the others
+// get ErrEpochMoved. The replica list is kept. It returns the state
+// written.
+func (s *Store) AppointLeader(ctx context.Context, topicID [16]byte, partition int32, seen int32, broker int32) (PartitionState, error) {
+	key := s.partitionKey(topicID, partition)
+	prev, rev, ok, err := s.getPartitionState(ctx, topicID, partition)
+	if err != nil {
+		return PartitionState{}, fmt.Errorf("appoint leader of %s/%d: %w", topicIDHex(topicID), partition, err)
+	}
+	if !ok || prev.Epoch != seen {
+		return prev, fmt.Errorf("appoint leader of %s/%d after epoch %d: %w", topicIDHex(topicID), partition, seen, ErrEpochMoved)
+	}
+	if !slices.Contains(prev.Replicas, broker) {
+		return prev, fmt.Errorf("appoint leader of %s/%d: broker %d is not one of its replicas %v", topicIDHex(topicID), partition, broker, prev.Replicas)
+	}
+	next := PartitionState{Leader: broker, Epoch: seen + 1, Replicas: prev.Replicas}
+	val, err := json.Marshal(next)
+	if err != nil {
+		return PartitionState{}, err
+	}
+	resp, err := s.cli.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", rev)).Then(clientv3.OpPut(key, string(val))).Commit()
+	if err != nil {
+		return PartitionState{}, fmt.Errorf("appoint leader of %s/%d: %w", topicIDHex(topicID), partition, err)
+	}
+	if !resp.Succeeded {
+		return prev, fmt.Errorf("appoint leader of %s/%d after epoch %d: %w", topicIDHex(topicID), partition, seen, ErrEpochMoved)
+	}
+	return next, nil
 }

@@ -1,12 +1,14 @@
 package meta_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/strata-log/strata/meta"
 	"github.com/strata-log/strata/meta/metatest"
@@ -270,5 +272,41 @@ func TestAllocateProducerIDsNoOverlap(t *testing.T) {
 	}
 	if f, err := st.AllocateProducerIDs(ctx, 1); err != nil || f != next {
 		t.Fatalf("next block = %d, %v; want %d", f, err, next)
+	}
+}
+
+func TestAppointLeaderOneWinner(t *testing.T) {
+	s := metatest.Shared(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	id := meta.NewTopicID()
+	st, err := s.ClaimLeadership(ctx, id, 0, 1, []int32{1, 2, 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Brokers 2 and 3 both saw leader 1 of epoch st.Epoch fail.
+	results := make(chan error, 2)
+	for _, b := range []int32{2, 3} {
+		go func() {
+			_, err := s.AppointLeader(ctx, id, 0, st.Epoch, b)
+			results <- err
+		}()
+	}
+	wins := 0
+	for range 2 {
+		err := <-results
+		switch {
+		case err == nil:
+			wins++
+		case !errors.Is(err, meta.ErrEpochMoved):
+			t.Fatalf("losing appointment: %v, want ErrEpochMoved", err)
+		}
+	}
+	now, ok, err := s.PartitionState(ctx, id, 0)
+	if wins != 1 || err != nil || !ok || now.Epoch != st.Epoch+1 || (now.Leader != 2 && now.Leader != 3) {
+		t.Fatalf("%d winners; state %+v %v", wins, now, err)
+	}
+	if _, err := s.AppointLeader(ctx, id, 0, now.Epoch, 9); err == nil || errors.Is(err, meta.ErrEpochMoved) {
+		t.Fatalf("appointing a broker outside the replicas: %v", err)
 	}
 }
