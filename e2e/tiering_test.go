@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"math/rand/v2"
 	"net"
@@ -14,7 +13,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -228,9 +226,9 @@ func TestObjectStoreOutage(t *testing.T) {
 	)
 	m := buckettest.StartMinIO(t)
 	m.CreateBucket(t, "outage")
-	proxy := startProxy(t, strings.TrimPrefix(m.Endpoint, "http://"))
+	proxy := NewProxy(t, strings.TrimPrefix(m.Endpoint, "http://"))
 	dir := t.TempDir()
-	srv := StartDev(t, dir, append(s3Flags("http://"+proxy.addr, m, "outage"),
+	srv := StartDev(t, dir, append(s3Flags("http://"+proxy.Addr(), m, "outage"),
 		"--segment-ms", "200ms", "--wal-max-bytes", strconv.Itoa(walMax), "--wal-segment-bytes", "1048576")...)
 	createTopic(t, admin(t, srv.Kafka), topic, partitions)
 
@@ -240,7 +238,7 @@ func TestObjectStoreOutage(t *testing.T) {
 	waitTiered(t, srv, topic, 20*time.Second)
 	tieredBefore := manifestEnds(t, srv, topic)
 
-	proxy.down()
+	proxy.Cut()
 	outageStart := time.Now()
 	t.Logf("object store cut off after %d records were tiered", len(acked))
 
@@ -294,7 +292,7 @@ func TestObjectStoreOutage(t *testing.T) {
 		t.Errorf("manifests moved from %v to %v while the object store was unreachable", tieredBefore, ends)
 	}
 
-	proxy.up()
+	proxy.Heal()
 	restored := time.Now()
 	after := gen.records(topic, "after", 100)
 	produceCtx := ctxFor(t, 60*time.Second)
@@ -716,102 +714,5 @@ func waitMetric(t testing.TB, srv *Server, name, op string, value float64, timeo
 			t.Fatalf("%s = %v after %s, want %s %v", name, v, timeout, op, value)
 		}
 		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// proxy forwards TCP connections from a loopback address to target. down
-// closes its listener and every connection through it (clients get
-// "connection refused"); up listens on the same address again.
-type proxy struct {
-	t      testing.TB
-	addr   string
-	target string
-
-	mu    sync.Mutex
-	ln    net.Listener
-	conns map[net.Conn]bool
-	wg    sync.WaitGroup
-}
-
-func startProxy(t testing.TB, target string) *proxy {
-	t.Helper()
-	p := &proxy{t: t, addr: "127.0.0.1:0", target: target, conns: map[net.Conn]bool{}}
-	p.up()
-	t.Cleanup(func() {
-		p.down()
-		p.wg.Wait()
-	})
-	return p
-}
-
-func (p *proxy) up() {
-	p.t.Helper()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		return
-	}
-	var ln net.Listener
-	var err error
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if ln, err = net.Listen("tcp", p.addr); err == nil || time.Now().After(deadline) {
-			break
-		}
-	}
-	if err != nil {
-		p.t.Fatalf("proxy: listen on %s again: %v", p.addr, err)
-	}
-	p.ln, p.addr = ln, ln.Addr().String()
-	p.wg.Add(1)
-	go p.accept(ln)
-}
-
-func (p *proxy) down() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for c := range p.conns {
-		c.Close()
-		delete(p.conns, c)
-	}
-}
-
-func (p *proxy) accept(ln net.Listener) {
-	defer p.wg.Done()
-	for {
-		in, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		out, err := net.DialTimeout("tcp", p.target, 5*time.Second)
-		if err != nil {
-			in.Close()
-			continue
-		}
-		p.mu.Lock()
-		if p.ln != ln { // went down meanwhile
-			p.mu.Unlock()
-			in.Close()
-			out.Close()
-			return
-		}
-		p.conns[in], p.conns[out] = true, true
-		p.mu.Unlock()
-		p.wg.Add(2)
-		pipe := func(dst, src net.Conn) {
-			defer p.wg.Done()
-			io.Copy(dst, src)
-			dst.Close()
-			src.Close()
-			p.mu.Lock()
-			delete(p.conns, dst)
-			delete(p.conns, src)
-			p.mu.Unlock()
-		}
-		go pipe(out, in)
-		go pipe(in, out)
 	}
 }
