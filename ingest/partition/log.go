@@ -291,6 +291,29 @@ func (l *Log) Append(b []byte, h batch.Header, opts AppendOptions) (*Pending, er
 		p.LogAppendTime = now
 	}
 
+	if err := l.writeLocked(b, h, prod); err != nil {
+		return nil, err
+	}
+	p.LogStartOffset = l.mu.logStart
+	l.wait(p)
+	return p, nil
+}
+
+// appendLocked writes a batch the leader built itself (b's base offset is
+// the log end, its epoch the leader's) and returns its Pending.
+func (l *Log) appendLocked(b []byte, h batch.Header) (*Pending, error) {
+	p := &Pending{BaseOffset: h.BaseOffset, LogAppendTime: -1, last: h.LastOffset(), done: make(chan struct{})}
+	if err := l.writeLocked(b, h, nil); err != nil {
+		return nil, err
+	}
+	p.LogStartOffset = l.mu.logStart
+	l.wait(p)
+	return p, nil
+}
+
+// writeLocked appends the leader's batch to the WAL, indexes it, records
+// its producer and wakes replication.
+func (l *Log) writeLocked(b []byte, h batch.Header, prod *producer) error {
 	entry := make([]byte, 0, entryHeaderSize+len(b))
 	entry = appendEntryHeader(entry, entryBatch, l.id)
 	entry = append(entry, b...)
@@ -298,7 +321,7 @@ func (l *Log) Append(b []byte, h batch.Header, opts AppendOptions) (*Pending, er
 	pos, err := l.wal.Append(entry, func(_ wal.Position, err error) { l.durable(end, err) })
 	if err != nil {
 		l.mu.failed = fmt.Errorf("partition %s: wal append: %v: %w", l.id, err, kerr.KafkaStorageError)
-		return nil, l.mu.failed
+		return l.mu.failed
 	}
 	l.indexLocked(h, pos)
 	if prod != nil {
@@ -308,9 +331,7 @@ func (l *Log) Append(b []byte, h batch.Header, opts AppendOptions) (*Pending, er
 	for _, hook := range l.mu.appendHooks {
 		hook()
 	}
-	p.LogStartOffset = l.mu.logStart
-	l.wait(p)
-	return p, nil
+	return nil
 }
 
 // wait queues p until the high watermark passes its last offset.

@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/strata-log/strata/ingest/batch"
 	"github.com/strata-log/strata/ingest/quorum"
@@ -309,4 +310,52 @@ func (l *Log) ReadReplica(offset int64, maxBytes int) ([][]byte, int64, error) {
 		out = append(out, b)
 	}
 	return out, end, nil
+}
+
+// Leader-change control record: what a new leader writes first in its
+// epoch. Key: version (int16, 0) and type (int16, 2 = LEADER_CHANGE, as
+// KRaft's); value: version (int16, 0) and the leader's broker id (int32).
+// Consumers skip control records.
+const controlLeaderChange = 2
+
+// LeadRecovered makes the local broker the partition's leader for epoch
+// after recovery: the log holds the recovery source's log, the fence is at
+// epoch (Fence was called), and a quorum of replicas was fenced. It writes
+// the epoch's first entry, a leader-change control batch, and acknowledges
+// nothing until a quorum holds that entry (quorum.Tracker's epoch-start
+// rule): entries of earlier epochs become acknowledged with it. The high
+// watermark starts at what this replica knew acknowledged. The returned
+// Pending completes when the control batch is acknowledged: the leader's
+// log is then committed up to its end.
+func (l *Log) LeadRecovered(epoch int32, replicas []int32, ackQuorum int) (*Pending, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if epoch != l.mu.fence.Epoch || epoch <= l.mu.epoch {
+		return nil, fmt.Errorf("partition %s: lead epoch %d: fenced at %d, led %d: %w", l.id, epoch, l.mu.fence.Epoch, l.mu.epoch, kerr.FencedLeaderEpoch)
+	}
+	t, err := quorum.New(replicas, ackQuorum, l.offsetsLocked().HighWatermark)
+	if err != nil {
+		return nil, fmt.Errorf("partition %s: %w", l.id, err)
+	}
+	start := l.mu.next
+	t.RequireEpochStart(start)
+	l.mu.epoch = epoch
+	l.ack.Lock()
+	l.ack.quorum = t
+	l.ack.Unlock()
+
+	key := binary.BigEndian.AppendUint16(binary.BigEndian.AppendUint16(nil, 0), controlLeaderChange)
+	value := binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint16(nil, 0), uint32(l.localID))
+	b, err := batch.Build(batch.Header{BaseOffset: start, PartitionLeaderEpoch: epoch, Attributes: batch.ControlBit,
+		FirstTimestamp: l.now().UnixMilli(), ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1},
+		[]kmsg.Record{{Key: key, Value: value}})
+	if err != nil {
+		return nil, err
+	}
+	h, err := batch.ReadHeader(b)
+	if err != nil {
+		return nil, err
+	}
+	l.mu.epochs = append(l.mu.epochs, quorum.EpochStart{Epoch: epoch, Start: start})
+	return l.appendLocked(b, h)
 }

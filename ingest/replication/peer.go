@@ -47,6 +47,11 @@ type stream struct {
 	probing bool
 	sent    []sentFrame // in flight, in offset order
 	fenced  bool
+	// hold: recovery is still deciding who leads; the stream probes the
+	// follower (fencing it) and reports its log to probed, but truncates
+	// and sends nothing until Start.
+	hold   bool
+	probed chan quorum.LogEnd
 }
 
 type sentFrame struct {
@@ -88,6 +93,35 @@ func (p *Peer) Track(l *partition.Log, epoch int32) {
 		old.unhook()
 	}
 	p.streams[k] = s
+	p.mu.Unlock()
+	p.poke()
+}
+
+// Probe fences the follower's copy of l at epoch and reports its log on
+// the returned channel, without changing it: a new leader's recovery asks
+// every replica before it decides whose log is the source. Start begins
+// replication once the broker leads; Untrack gives up.
+func (p *Peer) Probe(l *partition.Log, epoch int32) <-chan quorum.LogEnd {
+	id := l.ID()
+	k := partitionKey{id.Topic, id.Partition}
+	s := &stream{log: l, epoch: epoch, next: -1, hold: true, probed: make(chan quorum.LogEnd, 1), unhook: l.OnAppend(p.poke)}
+	p.mu.Lock()
+	if old := p.streams[k]; old != nil {
+		old.unhook()
+	}
+	p.streams[k] = s
+	p.mu.Unlock()
+	p.poke()
+	return s.probed
+}
+
+// Start ends a probe's hold: replication of the partition begins (with a
+// fresh probe, as the follower may have changed meanwhile).
+func (p *Peer) Start(id partition.ID) {
+	p.mu.Lock()
+	if s := p.streams[partitionKey{id.Topic, id.Partition}]; s != nil && s.hold {
+		s.hold, s.next, s.probing = false, -1, false
+	}
 	p.mu.Unlock()
 	p.poke()
 }
@@ -276,6 +310,15 @@ func (p *Peer) handle(f *frame) {
 			s.fenced = true
 			p.log.Warn("follower is fenced by a newer epoch: this broker no longer leads", "partition", s.log.ID(), "epoch", s.epoch)
 		case rejectMismatch:
+			if s.hold {
+				// Report, and probe no more until Start (or a
+				// reconnection) asks again.
+				select {
+				case s.probed <- f.Log:
+				default:
+				}
+				break
+			}
 			// The follower's log: agree up to the truncation point, drop
 			// the rest, and send from there.
 			point := quorum.TruncationPoint(s.log.LogEnd(), f.Log)

@@ -2,6 +2,7 @@ package replication
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"log/slog"
 	"net"
@@ -101,7 +102,7 @@ func sameLog(t *testing.T, leader, follower *partition.Log, end int64) {
 	deadline := time.Now().Add(10 * time.Second)
 	for follower.LogEnd().End < end {
 		if time.Now().After(deadline) {
-			t.Fatalf("follower at %d, want %d", follower.LogEnd().End, end)
+			t.Fatalf("follower at %+v, want end %d; leader %+v", follower.LogEnd(), end, leader.LogEnd())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -265,4 +266,119 @@ func FuzzDecodeFrame(f *testing.F) {
 			t.Fatalf("re-encoding %+v: %+v %v", fr, again, err)
 		}
 	})
+}
+
+// peersOf connects broker b to the others.
+func peersOf(t *testing.T, b *broker, others ...*broker) map[int32]*Peer {
+	t.Helper()
+	out := map[int32]*Peer{}
+	for _, o := range others {
+		p := NewPeer(b.id, o.id, o.srv.Addr().String(), 0, slog.New(slog.DiscardHandler))
+		t.Cleanup(p.Close)
+		out[o.id] = p
+	}
+	return out
+}
+
+// lead runs Recover and Lead for b in epoch and waits until the epoch's
+// first entry is acknowledged; it fails if b's log is not the source.
+func lead(t *testing.T, b *broker, epoch int32, peers map[int32]*Peer) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	src, logs, err := Recover(ctx, b.log(), epoch, b.id, []int32{1, 2, 3}, peers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src != b.id {
+		t.Fatalf("broker %d recovering epoch %d: source is %d (logs %+v)", b.id, epoch, src, logs)
+	}
+	p, err := Lead(b.log(), epoch, b.id, []int32{1, 2, 3}, peers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !acked(p, 10*time.Second) {
+		t.Fatalf("broker %d: the first entry of epoch %d was not acknowledged: %v", b.id, epoch, p.Err())
+	}
+}
+
+func TestFailoverKeepsAcknowledged(t *testing.T) {
+	a, b, c := newBroker(t, 1, ""), newBroker(t, 2, ""), newBroker(t, 3, "")
+	addrs := map[int32]string{1: a.srv.Addr().String(), 2: b.srv.Addr().String(), 3: c.srv.Addr().String()}
+	peersA := peersOf(t, a, b, c)
+	lead(t, a, 1, peersA)
+
+	// Acknowledged writes: some with everyone, some while B is away.
+	var ackedEnd int64
+	for i := range 20 {
+		if i == 10 {
+			b.srv.Close()
+		}
+		p := produce(t, a.log(), 5)
+		if !acked(p, 10*time.Second) {
+			t.Fatalf("write %d not acknowledged", i)
+		}
+		ackedEnd = p.BaseOffset + 5
+	}
+	want, _, err := a.log().ReadReplica(0, 1<<30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A write no follower gets, then the leader dies.
+	c.srv.Close()
+	lost := produce(t, a.log(), 5)
+	if acked(lost, 300*time.Millisecond) {
+		t.Fatal("a write with no follower was acknowledged")
+	}
+	for _, p := range peersA {
+		p.Close()
+	}
+	a.srv.Close()
+
+	// B is appointed (epoch 2), but C's log holds more: C is the source.
+	b.listen(t, addrs[2])
+	c.listen(t, addrs[3])
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	peersB := peersOf(t, b, a, c)
+	src, _, err := Recover(ctx, b.log(), 2, 2, []int32{1, 2, 3}, peersB)
+	if err != nil || src != 3 {
+		t.Fatalf("recovery of epoch 2 from broker 2: source %d, %v; want 3", src, err)
+	}
+	for _, p := range peersB {
+		p.Untrack(testID)
+	}
+	// So B hands over: C leads epoch 3 with B's answer and its own.
+	peersC := peersOf(t, c, a, b)
+	lead(t, c, 3, peersC)
+
+	// Every acknowledged write is in the new leader's log, byte for byte,
+	// and B caught up with it.
+	got, _, err := c.log().ReadReplica(0, 1<<30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if !bytes.Equal(got[i], want[i]) {
+			t.Fatalf("acknowledged batch %d changed in the failover", i)
+		}
+	}
+	if hw := c.log().Offsets().HighWatermark; hw < ackedEnd+1 {
+		t.Fatalf("new leader's high watermark %d, want at least %d (acknowledged writes and the epoch's first entry)", hw, ackedEnd+1)
+	}
+	sameLog(t, c.log(), b.log(), ackedEnd+1)
+	if p := produce(t, c.log(), 5); !acked(p, 10*time.Second) {
+		t.Fatal("the new leader cannot write")
+	}
+
+	// The old leader comes back: its unacknowledged write is gone, it
+	// follows epoch 3, and a write of its old epoch is refused.
+	a.listen(t, addrs[1])
+	sameLog(t, c.log(), a.log(), ackedEnd+6)
+	if got := a.log().LogEnd(); got.EpochAt(lost.BaseOffset) != 3 {
+		t.Fatalf("the old leader kept its unacknowledged write: %+v", got)
+	}
+	if err := b.log().AppendReplica(1, [][]byte{want[0]}, nil); err == nil {
+		t.Fatal("a write of the old epoch was accepted")
+	}
 }

@@ -135,10 +135,14 @@ func (s *Server) apply(f *frame, out *outbox) {
 		return
 	}
 	if len(f.Batches) == 0 {
-		// A probe: answer with the log end, which is durable if nothing
-		// is pending (a later ack corrects it otherwise).
+		// A probe: answer with the log, and take no high watermark from
+		// it: this log may still differ from the leader's past the point
+		// where they agree.
 		out.send(&frame{Type: frameReject, Key: key, Epoch: epoch, Code: rejectMismatch, Log: l.LogEnd()})
+		return
 	}
+	// The batches continued this log, so it agrees with the leader's up to
+	// its end: the leader's high watermark holds for it.
 	l.SetHighWatermark(f.HW)
 }
 
