@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -153,4 +154,90 @@ func (s *Store) AppointLeader(ctx context.Context, topicID [16]byte, partition i
 		return prev, fmt.Errorf("appoint leader of %s/%d after epoch %d: %w", topicIDHex(topicID), partition, seen, ErrEpochMoved)
 	}
 	return next, nil
+}
+
+// PartitionChange is a partition's state after a change (Deleted when its
+// key went away with its topic).
+type PartitionChange struct {
+	TopicID   [16]byte
+	Partition int32
+	State     PartitionState
+	Deleted   bool
+}
+
+// WatchPartitions calls fn with every change of any partition's state
+// (leader, epoch, replicas) from now on, in revision order, until ctx ends;
+// it reconnects after failures (changes made meanwhile are delivered
+// then, as the current state of each changed partition).
+func (s *Store) WatchPartitions(ctx context.Context, fn func(PartitionChange)) error {
+	prefix := s.prefix + "/partitions/"
+	resp, err := s.cli.Get(ctx, prefix, clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil {
+		return fmt.Errorf("watch partitions: %w", err)
+	}
+	rev := resp.Header.Revision
+	failures := 0
+	for {
+		wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+		wch := s.cli.Watch(wctx, prefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1))
+		for wr := range wch {
+			if wr.CompactRevision != 0 {
+				// Changes were compacted away while disconnected: deliver
+				// every partition's current state instead.
+				if r, err := s.replayPartitions(ctx, prefix, fn); err == nil {
+					rev = r
+				}
+				break
+			}
+			if wr.Err() != nil || wr.Canceled {
+				break
+			}
+			failures = 0
+			for _, ev := range wr.Events {
+				rev = ev.Kv.ModRevision
+				if c, ok := decodePartitionKV(prefix, ev.Kv.Key, ev.Kv.Value, ev.Type == clientv3.EventTypeDelete); ok {
+					fn(c)
+				}
+			}
+		}
+		cancel()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		failures++
+		if !sleepCtx(ctx, min(time.Duration(failures)*100*time.Millisecond, 2*time.Second)) {
+			return ctx.Err()
+		}
+	}
+}
+
+// replayPartitions calls fn with every partition's current state and
+// returns the revision read at.
+func (s *Store) replayPartitions(ctx context.Context, prefix string, fn func(PartitionChange)) (int64, error) {
+	resp, err := s.cli.Get(ctx, prefix, clientv3.WithPrefix())
+	if err != nil {
+		return 0, err
+	}
+	for _, kv := range resp.Kvs {
+		if c, ok := decodePartitionKV(prefix, kv.Key, kv.Value, false); ok {
+			fn(c)
+		}
+	}
+	return resp.Header.Revision, nil
+}
+
+// decodePartitionKV decodes a partition key and its value; malformed ones
+// are skipped.
+func decodePartitionKV(prefix string, key, value []byte, deleted bool) (PartitionChange, bool) {
+	topic, part, ok := strings.Cut(strings.TrimPrefix(string(key), prefix), "/")
+	id, err := parseTopicID(topic)
+	p, perr := strconv.ParseInt(part, 10, 32)
+	if !ok || err != nil || perr != nil {
+		return PartitionChange{}, false
+	}
+	c := PartitionChange{TopicID: id, Partition: int32(p), Deleted: deleted}
+	if !deleted && json.Unmarshal(value, &c.State) != nil {
+		return PartitionChange{}, false
+	}
+	return c, true
 }

@@ -30,12 +30,6 @@ func (b *Broker) createTopic(ctx context.Context, name string, partitions int32,
 	if partitions < 1 {
 		return meta.Topic{}, fmt.Errorf("topic %q: %d partitions: must be at least 1: %w", name, partitions, kerr.InvalidPartitions)
 	}
-	if rf == -1 {
-		rf = b.cfg.DefaultReplicationFactor
-	}
-	if rf != 1 {
-		return meta.Topic{}, fmt.Errorf("topic %q: replication factor %d: only 1 is supported until quorum replication lands: %w", name, rf, kerr.InvalidReplicationFactor)
-	}
 	if err := meta.ValidateTopicConfigs(configs); err != nil {
 		return meta.Topic{}, fmt.Errorf("topic %q: %v: %w", name, err, kerr.InvalidConfig)
 	}
@@ -45,6 +39,12 @@ func (b *Broker) createTopic(ctx context.Context, name string, partitions int32,
 	brokers, err := b.brokers(ctx)
 	if err != nil || len(brokers) == 0 {
 		return meta.Topic{}, fmt.Errorf("topic %q: no live brokers to lead it (%v): %w", name, err, kerr.BrokerNotAvailable)
+	}
+	if rf == -1 {
+		rf = int16(min(int(b.cfg.DefaultReplicationFactor), len(brokers)))
+	}
+	if rf < 1 || int(rf) > len(brokers) {
+		return meta.Topic{}, fmt.Errorf("topic %q: replication factor %d: must be between 1 and the %d live brokers: %w", name, rf, len(brokers), kerr.InvalidReplicationFactor)
 	}
 	t := meta.Topic{Name: name, ID: meta.NewTopicID(), Partitions: partitions, ReplicationFactor: rf, Configs: configs, CreatedMs: time.Now().UnixMilli()}
 	if validateOnly {
@@ -67,11 +67,18 @@ func (b *Broker) createTopic(ctx context.Context, name string, partitions int32,
 	return t, nil
 }
 
-// assignPartitions writes the leadership of t's partitions from first on.
+// assignPartitions writes the leadership of t's partitions from first on:
+// partition p's replicas are t.ReplicationFactor brokers in a ring from
+// broker p (mod the live brokers), the first of them its leader.
 func (b *Broker) assignPartitions(ctx context.Context, t meta.Topic, first int32, brokers []meta.BrokerInfo) error {
+	rf := max(1, min(int(t.ReplicationFactor), len(brokers)))
 	for p := first; p < t.Partitions; p++ {
-		leader := brokers[int(p)%len(brokers)].ID
-		if _, err := b.meta.ClaimLeadership(ctx, t.ID, p, leader, []int32{leader}); err != nil {
+		replicas := make([]int32, rf)
+		for i := range replicas {
+			replicas[i] = brokers[(int(p)+i)%len(brokers)].ID
+		}
+		leader := replicas[0]
+		if _, err := b.meta.ClaimLeadership(ctx, t.ID, p, leader, replicas); err != nil {
 			return fmt.Errorf("topic %q partition %d: assign leader: %v: %w", t.Name, p, err, kerr.KafkaStorageError)
 		}
 	}

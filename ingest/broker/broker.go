@@ -26,6 +26,7 @@ import (
 
 	"github.com/strata-log/strata/ingest/group"
 	"github.com/strata-log/strata/ingest/partition"
+	"github.com/strata-log/strata/ingest/replication"
 	"github.com/strata-log/strata/ingest/wal"
 	"github.com/strata-log/strata/meta"
 )
@@ -37,7 +38,11 @@ type Config struct {
 	AdvertisedAddr string // host:port clients are told to use, default the listener's address
 	Rack           string
 	HTTPAddr       string // advertised in the broker registration, for "strata cluster status"
-	DataDir        string // the WAL lives in DataDir/wal
+	// ReplicationAddr is where followers accept their leaders'
+	// replication connections (default 127.0.0.1:0); other brokers must
+	// reach it at the listener's address.
+	ReplicationAddr string
+	DataDir         string // the WAL lives in DataDir/wal
 
 	AutoCreateTopics         bool
 	DefaultPartitions        int32 // num.partitions, default 1
@@ -65,6 +70,9 @@ type Config struct {
 func (c *Config) setDefaults() {
 	if c.ListenAddr == "" {
 		c.ListenAddr = "127.0.0.1:9092"
+	}
+	if c.ReplicationAddr == "" {
+		c.ReplicationAddr = "127.0.0.1:0"
 	}
 	if c.DefaultPartitions == 0 {
 		c.DefaultPartitions = 1
@@ -103,8 +111,8 @@ func (c Config) Validate() error {
 		return errors.New("data dir: must be set")
 	case c.DefaultPartitions < 1:
 		return fmt.Errorf("default partitions %d: must be >= 1", c.DefaultPartitions)
-	case c.DefaultReplicationFactor != 1:
-		return fmt.Errorf("default replication factor %d: only 1 is supported until quorum replication lands", c.DefaultReplicationFactor)
+	case c.DefaultReplicationFactor < 1:
+		return fmt.Errorf("default replication factor %d: must be at least 1", c.DefaultReplicationFactor)
 	case c.MaxRequestBytes < 1024:
 		return fmt.Errorf("max request bytes %d: must be >= 1024", c.MaxRequestBytes)
 	case c.WALMaxBytes < 0:
@@ -154,6 +162,7 @@ type Broker struct {
 	metrics *metrics
 	pids    producerIDs
 	live    liveBrokers
+	repl    replicaState
 
 	clusterID  string
 	advertised hostPort
@@ -255,6 +264,18 @@ func New(ctx context.Context, cfg Config, store *meta.Store) (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kafka listener: %w", err)
 	}
+	rln, err := net.Listen("tcp", cfg.ReplicationAddr)
+	if err != nil {
+		return nil, fmt.Errorf("replication listener: %w", err)
+	}
+	b.repl.srv = replication.NewServer(rln, cfg.NodeID, b.parts, b.log)
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		if err := b.repl.srv.Serve(); err != nil {
+			b.log.Error("replication listener", "err", err)
+		}
+	}()
 	adv := cfg.AdvertisedAddr
 	if adv == "" {
 		adv = b.ln.Addr().String()
@@ -268,10 +289,18 @@ func New(ctx context.Context, cfg Config, store *meta.Store) (*Broker, error) {
 	if err := b.applyTopics(ctx, topics); err != nil {
 		return nil, err
 	}
-	b.wg.Add(1)
+	b.wg.Add(3)
 	go func() {
 		defer b.wg.Done()
 		b.watchTopics()
+	}()
+	go func() {
+		defer b.wg.Done()
+		b.watchPartitions()
+	}()
+	go func() {
+		defer b.wg.Done()
+		b.watchLeaders()
 	}()
 	ok = true
 	return b, nil
@@ -358,6 +387,7 @@ func (b *Broker) Close() error {
 		if b.groups != nil {
 			b.groups.Close()
 		}
+		b.closeReplicas()
 		b.wg.Wait()
 		if b.reg != nil {
 			if e := b.reg.Close(); e != nil {
@@ -392,6 +422,7 @@ func (b *Broker) register(ctx context.Context) error {
 	var err error
 	b.reg, err = b.meta.RegisterBroker(ctx, meta.BrokerInfo{
 		ID: b.cfg.NodeID, Host: b.advertised.host, Port: b.advertised.port, Rack: b.cfg.Rack, HTTPAddr: b.cfg.HTTPAddr,
+		ReplicationAddr: b.repl.srv.Addr().String(),
 	}, b.cfg.SessionTTL)
 	if err != nil {
 		return fmt.Errorf("register broker %d: %w", b.cfg.NodeID, err)

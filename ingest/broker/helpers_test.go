@@ -39,6 +39,12 @@ func testLogger() *slog.Logger {
 // temporary directory if empty).
 func startTestBroker(t *testing.T, store *meta.Store, dir string) *testBroker {
 	t.Helper()
+	return startTestBrokerID(t, 1, store, dir)
+}
+
+// startTestBrokerID is startTestBroker for broker id.
+func startTestBrokerID(t *testing.T, id int32, store *meta.Store, dir string) *testBroker {
+	t.Helper()
 	if store == nil {
 		store = metatest.Shared(t)
 	}
@@ -48,7 +54,7 @@ func startTestBroker(t *testing.T, store *meta.Store, dir string) *testBroker {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	b, err := New(ctx, Config{
-		NodeID:           1,
+		NodeID:           id,
 		ListenAddr:       "127.0.0.1:0",
 		DataDir:          dir,
 		AutoCreateTopics: true,

@@ -166,10 +166,22 @@ func (b *Broker) loadPartition(ctx context.Context, t meta.Topic, p int32) (meta
 	if err != nil {
 		return unavailable, fmt.Errorf("topic %q partition %d: %w", t.Name, p, err)
 	}
-	if !ok || st.Leader != b.cfg.NodeID {
-		if !ok {
-			return unavailable, nil
+	if !ok {
+		return unavailable, nil
+	}
+	if len(st.Replicas) > 1 {
+		// Replicated: a leader starts a new epoch for this run of the
+		// broker and takes over through the partition watch; followers
+		// open their log.
+		if st.Leader == b.cfg.NodeID {
+			if next, err := b.meta.AppointLeader(ctx, t.ID, p, st.Epoch, b.cfg.NodeID); err == nil {
+				st = next
+			}
 		}
+		b.applyPartition(t, p, st)
+		return st, nil
+	}
+	if st.Leader != b.cfg.NodeID {
 		return st, nil
 	}
 	st, err = b.meta.ClaimLeadership(ctx, t.ID, p, b.cfg.NodeID, st.Replicas)

@@ -22,7 +22,7 @@ import (
 // acknowledged durable end to the partition's quorum tracker.
 type Peer struct {
 	local, remote int32
-	addr          string
+	addr          func() (string, error)
 	log           *slog.Logger
 	window        int
 
@@ -67,9 +67,11 @@ func (s *stream) inflight() int {
 	return n
 }
 
-// NewPeer replicates to broker remote at addr (its replication listener).
-// window bounds the unacknowledged bytes per partition (0: 4 MiB).
-func NewPeer(local, remote int32, addr string, window int, log *slog.Logger) *Peer {
+// NewPeer replicates to broker remote, whose replication listener addr
+// resolves before each connection attempt (a broker that is down has
+// none; it is retried). window bounds the unacknowledged bytes per
+// partition (0: 4 MiB).
+func NewPeer(local, remote int32, addr func() (string, error), window int, log *slog.Logger) *Peer {
 	if window <= 0 {
 		window = 4 << 20
 	}
@@ -164,7 +166,7 @@ func (p *Peer) run() {
 		if p.ctx.Err() != nil {
 			return
 		}
-		p.log.Warn("replication connection lost; reconnecting", "addr", p.addr, "err", err, "in", wait)
+		p.log.Debug("replication connection lost; reconnecting", "err", err, "in", wait)
 		select {
 		case <-p.ctx.Done():
 			return
@@ -176,8 +178,12 @@ func (p *Peer) run() {
 
 // session runs one connection: every stream starts again with a probe.
 func (p *Peer) session() error {
+	addr, err := p.addr()
+	if err != nil {
+		return err
+	}
 	d := net.Dialer{Timeout: 5 * time.Second}
-	c, err := d.DialContext(p.ctx, "tcp", p.addr)
+	c, err := d.DialContext(p.ctx, "tcp", addr)
 	if err != nil {
 		return err
 	}

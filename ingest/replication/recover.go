@@ -37,7 +37,7 @@ func Recover(ctx context.Context, l *partition.Log, epoch int32, local int32, re
 		}
 		p := peers[r]
 		if p == nil {
-			return -1, nil, fmt.Errorf("partition %s: no connection to replica %d", l.ID(), r)
+			continue // unreachable: it does not count towards the quorum
 		}
 		ch := p.Probe(l, epoch)
 		go func() {
@@ -81,8 +81,8 @@ func Lead(l *partition.Log, epoch int32, local int32, replicas []int32, peers ma
 		return nil, err
 	}
 	for _, r := range replicas {
-		if r != local {
-			peers[r].Start(l.ID())
+		if p := peers[r]; r != local && p != nil {
+			p.Start(l.ID())
 		}
 	}
 	return p, nil

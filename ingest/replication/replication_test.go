@@ -136,7 +136,8 @@ func TestReplicateToAQuorum(t *testing.T) {
 	}
 	quiet := slog.New(slog.DiscardHandler)
 	for _, f := range []*broker{f2, f3} {
-		p := NewPeer(1, f.id, f.srv.Addr().String(), 0, quiet)
+		addr := f.srv.Addr().String()
+		p := NewPeer(1, f.id, func() (string, error) { return addr, nil }, 0, quiet)
 		p.Track(l, 1)
 		t.Cleanup(p.Close)
 	}
@@ -215,7 +216,8 @@ func TestDivergentFollowerIsTruncated(t *testing.T) {
 	if err := l.BecomeLeader(2, []int32{1, 2}, 2); err != nil {
 		t.Fatal(err)
 	}
-	p := NewPeer(1, 2, f.srv.Addr().String(), 0, slog.New(slog.DiscardHandler))
+	addr := f.srv.Addr().String()
+	p := NewPeer(1, 2, func() (string, error) { return addr, nil }, 0, slog.New(slog.DiscardHandler))
 	p.Track(l, 2)
 	t.Cleanup(p.Close)
 	pend := produce(t, l, 4) // offsets 3-6 in epoch 2
@@ -273,7 +275,8 @@ func peersOf(t *testing.T, b *broker, others ...*broker) map[int32]*Peer {
 	t.Helper()
 	out := map[int32]*Peer{}
 	for _, o := range others {
-		p := NewPeer(b.id, o.id, o.srv.Addr().String(), 0, slog.New(slog.DiscardHandler))
+		addr := o.srv.Addr().String()
+		p := NewPeer(b.id, o.id, func() (string, error) { return addr, nil }, 0, slog.New(slog.DiscardHandler))
 		t.Cleanup(p.Close)
 		out[o.id] = p
 	}
