@@ -34,6 +34,8 @@ type serverFlags struct {
 	rack            string
 	autoCreate      bool
 	partitions      int32
+	replication     int16
+	replicationAddr string
 	maxRequestBytes int32
 	walSegmentBytes int64
 	walNoSync       bool
@@ -61,6 +63,8 @@ func (f *serverFlags) register(cmd *cobra.Command, dev bool) {
 	fs.StringVar(&f.rack, "rack", "", "rack (availability zone) of this broker, reported in metadata")
 	fs.BoolVar(&f.autoCreate, "auto-create-topics", dev, "create unknown topics when clients ask for their metadata (auto.create.topics.enable)")
 	fs.Int32Var(&f.partitions, "default-partitions", 1, "partitions of auto-created topics and of topics created with -1 (num.partitions)")
+	fs.Int16Var(&f.replication, "default-replication-factor", 3, "replicas of auto-created topics and of topics created with -1, capped by the live brokers (default.replication.factor)")
+	fs.StringVar(&f.replicationAddr, "replication-addr", "127.0.0.1:0", "address where this broker accepts its partition leaders' replication connections; other brokers must reach it (an unspecified host such as 0.0.0.0 is advertised with the advertised Kafka host)")
 	fs.Int32Var(&f.maxRequestBytes, "max-request-bytes", 100<<20, "largest request accepted; larger ones close the connection (socket.request.max.bytes)")
 	fs.Int64Var(&f.walSegmentBytes, "wal-segment-bytes", 64<<20, "size at which the write-ahead log starts a new segment file")
 	fs.BoolVar(&f.walNoSync, "wal-no-sync", false, "acknowledge writes without fsync (unsafe: a crash can lose acknowledged records; for benchmarks only)")
@@ -104,6 +108,12 @@ func (f *serverFlags) validate(cmd *cobra.Command) error {
 	if f.partitions < 1 {
 		return bad("default-partitions", "%d: must be at least 1", f.partitions)
 	}
+	if f.replication < 1 {
+		return bad("default-replication-factor", "%d: must be at least 1", f.replication)
+	}
+	if _, _, err := net.SplitHostPort(f.replicationAddr); err != nil {
+		return bad("replication-addr", "%q: want host:port", f.replicationAddr)
+	}
 	if f.maxRequestBytes < 1024 {
 		return bad("max-request-bytes", "%d: must be at least 1024", f.maxRequestBytes)
 	}
@@ -132,21 +142,23 @@ func (f *serverFlags) logger(w io.Writer) *slog.Logger {
 
 func (f *serverFlags) brokerConfig(log *slog.Logger, reg prometheus.Registerer) broker.Config {
 	return broker.Config{
-		NodeID:            f.id,
-		ListenAddr:        f.kafkaAddr,
-		AdvertisedAddr:    f.advertisedAddr,
-		Rack:              f.rack,
-		HTTPAddr:          f.httpAddr,
-		DataDir:           f.dataDir,
-		AutoCreateTopics:  f.autoCreate,
-		DefaultPartitions: f.partitions,
-		MaxRequestBytes:   f.maxRequestBytes,
-		WALSegmentBytes:   f.walSegmentBytes,
-		WALNoSync:         f.walNoSync,
-		WALMaxBytes:       f.tier.walMaxBytes,
-		SessionTTL:        f.sessionTTL,
-		Logger:            log,
-		Registerer:        reg,
+		NodeID:                   f.id,
+		ListenAddr:               f.kafkaAddr,
+		AdvertisedAddr:           f.advertisedAddr,
+		Rack:                     f.rack,
+		HTTPAddr:                 f.httpAddr,
+		DataDir:                  f.dataDir,
+		AutoCreateTopics:         f.autoCreate,
+		DefaultPartitions:        f.partitions,
+		ReplicationAddr:          f.replicationAddr,
+		DefaultReplicationFactor: f.replication,
+		MaxRequestBytes:          f.maxRequestBytes,
+		WALSegmentBytes:          f.walSegmentBytes,
+		WALNoSync:                f.walNoSync,
+		WALMaxBytes:              f.tier.walMaxBytes,
+		SessionTTL:               f.sessionTTL,
+		Logger:                   log,
+		Registerer:               reg,
 	}
 }
 
@@ -236,38 +248,52 @@ func (s *server) close() {
 	s.closers = nil
 }
 
-// runBroker starts a server on store, serves HTTP, prints where it
-// listens and runs until ctx ends, then shuts down cleanly.
-func runBroker(ctx context.Context, out io.Writer, f *serverFlags, log *slog.Logger, store *meta.Store, extra string) error {
-	s, err := startServer(ctx, f, log, store)
-	if err != nil {
-		return err
+// runBroker starts a server on store for each of flags (one per broker:
+// "strata dev --brokers N" runs several in one process), serves HTTP for
+// the first, prints where they listen and runs until ctx ends, then shuts
+// down cleanly.
+func runBroker(ctx context.Context, out io.Writer, flags []*serverFlags, log *slog.Logger, store *meta.Store, extra string) error {
+	var servers []*server
+	defer func() {
+		for _, s := range servers {
+			s.close()
+		}
+	}()
+	for _, f := range flags {
+		s, err := startServer(ctx, f, log.With("broker", f.id), store)
+		if err != nil {
+			return err
+		}
+		servers = append(servers, s)
 	}
-	defer s.close()
-	b := s.broker
-
+	f, s := flags[0], servers[0]
 	var httpLn net.Listener
 	var srv *http.Server
 	if f.httpAddr != "" {
+		var err error
 		httpLn, err = net.Listen("tcp", f.httpAddr)
 		if err != nil {
 			return fmt.Errorf("--http-addr %s: %w", f.httpAddr, err)
 		}
-		srv = &http.Server{Handler: httpHandler(b, s.reg), ReadHeaderTimeout: 10 * time.Second}
+		srv = &http.Server{Handler: httpHandler(s.broker, s.reg), ReadHeaderTimeout: 10 * time.Second}
 		go srv.Serve(httpLn)
 		defer srv.Close()
 	}
-	served := make(chan error, 1)
-	go func() { served <- b.Serve() }()
+	served := make(chan error, len(servers))
+	var kafka []string
+	for _, s := range servers {
+		go func() { served <- s.broker.Serve() }()
+		kafka = append(kafka, s.broker.Addr().String())
+	}
 
-	lines := []string{fmt.Sprintf("kafka=%s", b.Addr())}
+	lines := []string{"kafka=" + strings.Join(kafka, ",")}
 	if httpLn != nil {
 		lines = append(lines, fmt.Sprintf("http=http://%s", httpLn.Addr()))
 	}
 	if extra != "" {
 		lines = append(lines, extra)
 	}
-	lines = append(lines, fmt.Sprintf("objects=%s", s.objectsDesc), fmt.Sprintf("data=%s", f.dataDir), fmt.Sprintf("cluster=%s", b.ClusterID()))
+	lines = append(lines, fmt.Sprintf("objects=%s", s.objectsDesc), fmt.Sprintf("data=%s", f.dataDir), fmt.Sprintf("cluster=%s", s.broker.ClusterID()))
 	fmt.Fprintf(out, "strata ready: %s\n", strings.Join(lines, " "))
 
 	select {
@@ -283,7 +309,10 @@ func runBroker(ctx context.Context, out io.Writer, f *serverFlags, log *slog.Log
 		srv.Shutdown(shut)
 		cancel()
 	}
-	s.close()
+	for _, s := range servers {
+		s.close()
+	}
+	servers = nil
 	return nil
 }
 

@@ -422,7 +422,7 @@ func (b *Broker) register(ctx context.Context) error {
 	var err error
 	b.reg, err = b.meta.RegisterBroker(ctx, meta.BrokerInfo{
 		ID: b.cfg.NodeID, Host: b.advertised.host, Port: b.advertised.port, Rack: b.cfg.Rack, HTTPAddr: b.cfg.HTTPAddr,
-		ReplicationAddr: b.repl.srv.Addr().String(),
+		ReplicationAddr: b.replicationAdvertised(),
 	}, b.cfg.SessionTTL)
 	if err != nil {
 		return fmt.Errorf("register broker %d: %w", b.cfg.NodeID, err)
@@ -431,6 +431,17 @@ func (b *Broker) register(ctx context.Context) error {
 		return fmt.Errorf("register broker %d: %w", b.cfg.NodeID, err)
 	}
 	return nil
+}
+
+// replicationAdvertised is the replication listener's address as other
+// brokers should dial it: an unspecified host (0.0.0.0, ::) is replaced by
+// the advertised Kafka host.
+func (b *Broker) replicationAdvertised() string {
+	addr := b.repl.srv.Addr().(*net.TCPAddr)
+	if addr.IP.IsUnspecified() {
+		return net.JoinHostPort(b.advertised.host, strconv.Itoa(addr.Port))
+	}
+	return addr.String()
 }
 
 // writeFileSync replaces path with data durably.

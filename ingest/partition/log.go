@@ -19,6 +19,7 @@
 package partition
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -91,6 +92,14 @@ type Log struct {
 		failed      error          // the WAL refused an append
 		appendHooks map[int]func() // called after every append, under mu
 		nextHook    int
+	}
+	// tail keeps the leader's batches that its WAL has not synced yet, so
+	// that replication sends them to followers while the local fsync is
+	// still running (a WAL read of them would wait for it). Its own lock,
+	// taken with mu held or by the WAL's durability callback alone.
+	tail struct {
+		sync.Mutex
+		batches []tailBatch
 	}
 	ack struct {
 		sync.Mutex
@@ -328,10 +337,46 @@ func (l *Log) writeLocked(b []byte, h batch.Header, prod *producer) error {
 		prod.record(&h)
 		prod.lastMs = l.now().UnixMilli()
 	}
+	if len(l.mu.appendHooks) > 0 {
+		l.tail.Lock()
+		l.tail.batches = append(l.tail.batches, tailBatch{base: h.BaseOffset, last: h.LastOffset(), b: bytes.Clone(b)})
+		l.tail.Unlock()
+	}
 	for _, hook := range l.mu.appendHooks {
 		hook()
 	}
 	return nil
+}
+
+// tailBatch is a batch not yet durable in the local WAL.
+type tailBatch struct {
+	base, last int64
+	b          []byte
+}
+
+// trimTail drops the tail's batches below end, now durable.
+func (l *Log) trimTail(end int64) {
+	l.tail.Lock()
+	defer l.tail.Unlock()
+	n := 0
+	for n < len(l.tail.batches) && l.tail.batches[n].last < end {
+		n++
+	}
+	if n > 0 {
+		l.tail.batches = slices.Delete(l.tail.batches, 0, n)
+	}
+}
+
+// tailBatch returns the unsynced batch at base, if the tail holds it.
+func (l *Log) tailAt(base int64) ([]byte, bool) {
+	l.tail.Lock()
+	defer l.tail.Unlock()
+	for _, t := range l.tail.batches {
+		if t.base == base {
+			return t.b, true
+		}
+	}
+	return nil, false
 }
 
 // wait queues p until the high watermark passes its last offset.
@@ -367,6 +412,7 @@ func (l *Log) durable(end int64, err error) {
 		l.ack.waiters = nil
 		return
 	}
+	l.trimTail(end)
 	l.replicaDurableLocked(l.localID, end)
 }
 
@@ -563,7 +609,7 @@ func (l *Log) readCold(ctx context.Context, off Offsets, offset int64, maxBytes 
 func (l *Log) readBatch(pos wal.Position, buf []byte) ([]byte, error) {
 	raw, err := l.wal.ReadAt(pos, buf)
 	if err != nil {
-		return nil, fmt.Errorf("partition %s: read wal %+v: %v: %w", l.id, pos, err, kerr.KafkaStorageError)
+		return nil, fmt.Errorf("partition %s: read wal %+v: %w: %w", l.id, pos, err, kerr.KafkaStorageError)
 	}
 	typ, id, body, err := decodeEntry(raw)
 	if err != nil || typ != entryBatch || id != l.id {

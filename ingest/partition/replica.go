@@ -2,6 +2,7 @@ package partition
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -290,21 +291,31 @@ func (l *Log) ReadReplica(offset int64, maxBytes int) ([][]byte, int64, error) {
 		l.mu.Unlock()
 		return nil, end, fmt.Errorf("partition %s: replica read at %d, inside the batch at %d: %w", l.id, offset, l.mu.spans[i].base, kerr.OffsetOutOfRange)
 	}
-	var positions []wal.Position
+	var spans []span
 	size := 0
 	for ; i < len(l.mu.spans); i++ {
 		n := int(l.mu.spans[i].pos.Length) - entryHeaderSize
-		if len(positions) > 0 && size+n > maxBytes {
+		if len(spans) > 0 && size+n > maxBytes {
 			break
 		}
 		size += n
-		positions = append(positions, l.mu.spans[i].pos)
+		spans = append(spans, l.mu.spans[i])
 	}
 	l.mu.Unlock()
-	out := make([][]byte, 0, len(positions))
-	for _, pos := range positions {
-		b, err := l.readBatch(pos, nil)
+	out := make([][]byte, 0, len(spans))
+	for _, s := range spans {
+		b, err := l.readBatch(s.pos, nil)
+		if errors.Is(err, wal.ErrNotDurable) {
+			// Still in the WAL's flush: send it from memory.
+			var ok bool
+			if b, ok = l.tailAt(s.base); ok {
+				err = nil
+			}
+		}
 		if err != nil {
+			if len(out) > 0 {
+				break // what was read goes now; the rest once durable
+			}
 			return nil, end, err
 		}
 		out = append(out, b)

@@ -337,8 +337,10 @@ func (p *Peer) handle(f *frame) {
 				p.sendLater(&frame{Type: frameTruncate, Key: f.Key, Epoch: s.epoch, End: point})
 			}
 		default:
-			p.log.Warn("follower refused replication", "partition", s.log.ID(), "code", f.Code)
-			s.next, s.probing = -1, false // probe again
+			// Unknown partition (the follower has not opened it yet) or a
+			// storage error: probe again shortly.
+			p.log.Debug("follower refused replication", "partition", s.log.ID(), "code", f.Code)
+			s.next, s.probing = -1, false
 		}
 	}
 	p.poke()
