@@ -134,9 +134,10 @@ func Env(extra ...string) []string {
 // Server is a running (or exited) strata server process.
 type Server struct {
 	// From the ready line.
-	Kafka   string // host:port of the Kafka listener
-	HTTP    string // base URL of the HTTP listener (http://host:port), if any
-	Etcd    string // client URL of the embedded etcd (strata dev only)
+	Kafka   string   // host:port of the (first) Kafka listener
+	Brokers []string // every broker's Kafka listener ("strata dev --brokers N")
+	HTTP    string   // base URL of the HTTP listener (http://host:port), if any
+	Etcd    string   // client URL of the embedded etcd (strata dev only)
 	DataDir string
 	Cluster string
 	// Ready is how long the process took to print its ready line.
@@ -288,7 +289,9 @@ func (s *Server) parseReady(line string) error {
 		}
 		switch k {
 		case "kafka":
-			s.Kafka = v
+			// "strata dev --brokers N" lists every broker.
+			s.Brokers = strings.Split(v, ",")
+			s.Kafka = s.Brokers[0]
 		case "http":
 			s.HTTP = v
 		case "etcd":
