@@ -7,10 +7,11 @@ import (
 
 func init() { register(&api{key: 10, min: 0, max: 4, handle: handleFindCoordinator}) }
 
-// handleFindCoordinator names this broker as the coordinator of every
-// group: group membership is held by the broker a client asks, and
-// committed offsets live in etcd where every broker sees them.
-// Transaction coordinators do not exist yet and are refused clearly.
+// handleFindCoordinator names a group's coordinator: the live broker its
+// name hashes to (Broker.coordinatorOf), the same from every broker.
+// Committed offsets live in etcd where every broker sees them; membership
+// lives in the coordinator. Transaction coordinators do not exist yet and
+// are refused clearly.
 func handleFindCoordinator(b *Broker, r *request) kmsg.Response {
 	req := r.kreq.(*kmsg.FindCoordinatorRequest)
 	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
@@ -24,6 +25,9 @@ func handleFindCoordinator(b *Broker, r *request) kmsg.Response {
 		switch req.CoordinatorType {
 		case 0:
 			c.NodeID, c.Host, c.Port = b.cfg.NodeID, b.advertised.host, b.advertised.port
+			if bi, ok := b.coordinatorOf(key); ok {
+				c.NodeID, c.Host, c.Port = bi.ID, bi.Host, bi.Port
+			}
 			if key == "" {
 				c.ErrorCode = kerr.InvalidGroupID.Code
 			}

@@ -6,7 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/strata-log/strata/meta/metatest"
 )
@@ -84,6 +86,79 @@ func TestReplicatedTopicSurvivesLeaderLoss(t *testing.T) {
 	for i := range 200 {
 		if !seen[fmt.Sprint(i)] {
 			t.Fatalf("acknowledged record %d lost in the failover", i)
+		}
+	}
+}
+
+// TestGroupsHaveOneCoordinator: every broker names the same coordinator
+// for a group, the others refuse its membership requests, and a consumer
+// group spread over clients seeded at different brokers works.
+func TestGroupsHaveOneCoordinator(t *testing.T) {
+	store := metatest.Shared(t)
+	brokers := []*testBroker{
+		startTestBrokerID(t, 1, store, ""),
+		startTestBrokerID(t, 2, store, ""),
+		startTestBrokerID(t, 3, store, ""),
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	coordinator := int32(-1)
+	for _, b := range brokers {
+		req := kmsg.NewPtrFindCoordinatorRequest()
+		req.CoordinatorKey = "g"
+		resp, err := req.RequestWith(ctx, b.client(t))
+		if err != nil || resp.ErrorCode != 0 {
+			t.Fatalf("find coordinator at broker %d: %v %v", b.cfg.NodeID, err, resp)
+		}
+		if coordinator >= 0 && resp.NodeID != coordinator {
+			t.Fatalf("broker %d names coordinator %d, another named %d", b.cfg.NodeID, resp.NodeID, coordinator)
+		}
+		coordinator = resp.NodeID
+	}
+	for _, b := range brokers {
+		if b.cfg.NodeID == coordinator {
+			continue
+		}
+		req := kmsg.NewPtrJoinGroupRequest()
+		req.Group, req.ProtocolType, req.SessionTimeoutMillis, req.RebalanceTimeoutMillis = "g", "consumer", 10000, 10000
+		req.Protocols = []kmsg.JoinGroupRequestProtocol{{Name: "range"}}
+		cl := b.client(t)
+		resp, err := cl.Broker(int(b.cfg.NodeID)).RetriableRequest(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code := resp.(*kmsg.JoinGroupResponse).ErrorCode; code != kerr.NotCoordinator.Code {
+			t.Fatalf("join at broker %d (not the coordinator): error %d, want NOT_COORDINATOR", b.cfg.NodeID, code)
+		}
+	}
+
+	adm := brokers[0].admin(t)
+	if resp, err := adm.CreateTopic(ctx, 4, 3, nil, "grouped"); err != nil || resp.Err != nil {
+		t.Fatal(err, resp.Err)
+	}
+	prod := brokers[0].client(t, kgo.DefaultProduceTopic("grouped"))
+	for i := range 200 {
+		if err := prod.ProduceSync(ctx, &kgo.Record{Value: []byte(fmt.Sprint(i))}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := make(chan string, 400)
+	for _, b := range brokers[1:] {
+		cl := b.client(t, kgo.ConsumerGroup("g"), kgo.ConsumeTopics("grouped"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		go func() {
+			for ctx.Err() == nil {
+				fs := cl.PollFetches(ctx)
+				fs.EachRecord(func(r *kgo.Record) { seen <- string(r.Value) })
+			}
+		}()
+	}
+	got := map[string]bool{}
+	for len(got) < 200 {
+		select {
+		case v := <-seen:
+			got[v] = true
+		case <-ctx.Done():
+			t.Fatalf("the group consumed %d of 200 records", len(got))
 		}
 	}
 }
