@@ -92,7 +92,7 @@ func (t *Tierer) manifest(id PartitionID) *meta.Manifest {
 func (t *Tierer) Run(ctx context.Context) {
 	tick := time.NewTicker(t.cfg.Interval)
 	defer tick.Stop()
-	lastGC := t.now()
+	lastGC, lastFollow := t.now(), t.now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -105,6 +105,12 @@ func (t *Tierer) Run(ctx context.Context) {
 		}
 		if _, err := t.maintain(ctx); err != nil && ctx.Err() == nil {
 			t.log.Warn("merging or compacting tiered segments failed; retrying", "err", err)
+		}
+		if t.now().Sub(lastFollow) >= t.cfg.FollowInterval {
+			lastFollow = t.now()
+			if err := t.Follow(ctx); err != nil && ctx.Err() == nil {
+				t.log.Warn("rereading manifests failed", "err", err)
+			}
 		}
 		t.m.busy.Add(time.Since(start).Seconds())
 		if t.now().Sub(lastGC) >= t.cfg.GCInterval {
@@ -378,12 +384,36 @@ func (t *Tierer) commit(ctx context.Context, updates []meta.ManifestUpdate, part
 	return nil
 }
 
+// Follow rereads the manifests from etcd (the leaders of other partitions,
+// and earlier leaders of partitions this broker now leads, commit them),
+// tells the partitions this broker follows what is tiered, and releases
+// the WAL segments that then hold only tiered data.
+func (t *Tierer) Follow(ctx context.Context) error {
+	active := t.src.ActiveSegment()
+	if err := t.reloadErr(ctx); err != nil {
+		return err
+	}
+	for _, p := range t.src.Followed() {
+		m := t.manifest(p.ID())
+		if m.Revision != 0 {
+			p.SetTiered(m.EndOffset(), m.LogStart)
+		}
+	}
+	_, err := t.src.ReleaseWAL(active)
+	return err
+}
+
 // reload rereads every manifest from etcd.
 func (t *Tierer) reload(ctx context.Context) {
+	if err := t.reloadErr(ctx); err != nil {
+		t.log.Warn("tiering: reload manifests", "err", err)
+	}
+}
+
+func (t *Tierer) reloadErr(ctx context.Context) error {
 	all, err := t.store.Manifests(ctx)
 	if err != nil {
-		t.log.Warn("tiering: reload manifests", "err", err)
-		return
+		return err
 	}
 	fresh := make(map[PartitionID]*meta.Manifest, len(all))
 	for i := range all {
@@ -392,6 +422,7 @@ func (t *Tierer) reload(ctx context.Context) {
 	t.mu.Lock()
 	t.manifests = fresh
 	t.mu.Unlock()
+	return nil
 }
 
 // CollectGarbage deletes objects under segments/ and pages/ that no

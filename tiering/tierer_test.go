@@ -113,6 +113,7 @@ func (l *testLog) ReadColdBelow(offset int64)                                  {
 
 type testSource struct {
 	logs     []*testLog
+	followed []*testLog
 	active   atomic.Uint64
 	released atomic.Uint64
 }
@@ -120,6 +121,13 @@ type testSource struct {
 func (s *testSource) Partitions() []Partition {
 	out := make([]Partition, len(s.logs))
 	for i, l := range s.logs {
+		out[i] = l
+	}
+	return out
+}
+func (s *testSource) Followed() []Partition {
+	out := make([]Partition, len(s.followed))
+	for i, l := range s.followed {
 		out[i] = l
 	}
 	return out
@@ -789,5 +797,36 @@ func TestLargeMergesGetObjectsOfTheirOwn(t *testing.T) {
 	}
 	if len(objects) != 2 {
 		t.Fatalf("large merges share objects: %v", objects)
+	}
+}
+
+func TestFollowLearnsTieredOffsetsFromManifests(t *testing.T) {
+	follower := newTestLog(1, 0, nil)
+	f := newFixture(t, Config{})
+	f.src.followed = []*testLog{follower}
+	for range 3 {
+		follower.append(t, 10, time.Now().UnixMilli(), time.Now())
+	}
+	// The leader (another broker) tiers 20 offsets.
+	if _, err := f.store.ClaimLeadership(f.ctx, follower.id.Topic, follower.id.Partition, 2, []int32{1, 2}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.store.CommitManifests(f.ctx, []meta.ManifestUpdate{{TopicID: follower.id.Topic, Partition: follower.id.Partition,
+		Manifest: meta.Manifest{End: 20, Segments: []meta.SegmentRef{{Object: "segments/x", FirstOffset: 0, LastOffset: 19}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.src.active.Store(9)
+	if err := f.tierer.Follow(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := follower.Status(); st.Tiered != 20 {
+		t.Fatalf("follower tiered %d after Follow, want 20", st.Tiered)
+	}
+	if got := f.src.released.Load(); got != 9 {
+		t.Fatalf("ReleaseWAL(%d), want the active segment 9", got)
+	}
+	if m := f.tierer.manifest(follower.id); m.EndOffset() != 20 {
+		t.Fatalf("manifest not reloaded: %+v", m)
 	}
 }

@@ -88,6 +88,10 @@ type Partition interface {
 type Source interface {
 	// Partitions lists the partitions the broker leads.
 	Partitions() []Partition
+	// Followed lists the partitions the broker follows: their leaders
+	// tier them, and the loop only learns from the manifests what it may
+	// release from its WAL.
+	Followed() []Partition
 	// ActiveSegment is the WAL segment appends go to now.
 	ActiveSegment() uint64
 	// ReleaseWAL removes WAL segments below limit that hold only tiered
@@ -121,6 +125,10 @@ type Config struct {
 	// ProducerExpiry: idempotent producers idle this long are no longer
 	// kept in manifests (Kafka's producer.id.expiration.ms). Default 24h.
 	ProducerExpiry time.Duration
+	// FollowInterval is how often the manifests are reread from etcd, for
+	// the partitions this broker follows (to release their WAL) and those
+	// it came to lead. Default 2s.
+	FollowInterval time.Duration
 
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
@@ -150,6 +158,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ProducerExpiry == 0 {
 		c.ProducerExpiry = 24 * time.Hour
+	}
+	if c.FollowInterval == 0 {
+		c.FollowInterval = 2 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

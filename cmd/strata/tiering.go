@@ -123,6 +123,15 @@ func (s *brokerSource) Partitions() []tiering.Partition {
 	return out
 }
 
+func (s *brokerSource) Followed() []tiering.Partition {
+	followed := s.b.FollowedPartitions()
+	out := make([]tiering.Partition, len(followed))
+	for i, p := range followed {
+		out[i] = tierPartition{p}
+	}
+	return out
+}
+
 func (s *brokerSource) ActiveSegment() uint64 { return s.b.Partitions().ActiveSegment() }
 
 func (s *brokerSource) ReleaseWAL(limit uint64) (uint64, error) {
@@ -130,7 +139,7 @@ func (s *brokerSource) ReleaseWAL(limit uint64) (uint64, error) {
 }
 
 // tierPartition adapts a partition log to tiering.Partition.
-type tierPartition struct{ led broker.LedPartition }
+type tierPartition struct{ led broker.HeldPartition }
 
 func (p tierPartition) ID() tiering.PartitionID { return tierID(p.led.Log.ID()) }
 

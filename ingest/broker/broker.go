@@ -15,6 +15,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -328,19 +329,36 @@ func (b *Broker) Ready() bool {
 // Partitions returns the broker's partition logs.
 func (b *Broker) Partitions() *partition.Manager { return b.parts }
 
-// LedPartition is a partition this broker leads.
-type LedPartition struct {
+// HeldPartition is a partition this broker holds a replica of, with its
+// topic's configs.
+type HeldPartition struct {
 	Log     *partition.Log
 	Configs map[string]string // the topic's configs; do not modify
 }
 
 // LedPartitions lists the partitions this broker leads.
-func (b *Broker) LedPartitions() []LedPartition {
-	var out []LedPartition
+func (b *Broker) LedPartitions() []HeldPartition {
+	var out []HeldPartition
 	for _, t := range b.allTopics() {
 		for p := range t.Partitions {
 			if l := b.localLog(t, p); l != nil {
-				out = append(out, LedPartition{Log: l, Configs: t.Configs})
+				out = append(out, HeldPartition{Log: l, Configs: t.Configs})
+			}
+		}
+	}
+	return out
+}
+
+// FollowedPartitions lists the replicated partitions this broker follows.
+func (b *Broker) FollowedPartitions() []HeldPartition {
+	var out []HeldPartition
+	for _, t := range b.allTopics() {
+		for p, st := range t.parts {
+			if st.Leader == b.cfg.NodeID || !slices.Contains(st.Replicas, b.cfg.NodeID) {
+				continue
+			}
+			if l := b.parts.Log(t.partID(int32(p))); l != nil {
+				out = append(out, HeldPartition{Log: l, Configs: t.Configs})
 			}
 		}
 	}
