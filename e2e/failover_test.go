@@ -9,41 +9,58 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 )
 
-// TestFailoverWorkload runs a three-broker cluster as three processes
-// (strata dev, which also hosts etcd, and two strata broker processes on
-// its etcd and object store) with topics of replication factor 3, and the
-// queue workload while brokers are SIGKILLed and restarted in turn: the
-// checker must find no lost, duplicated or reordered record.
-func TestFailoverWorkload(t *testing.T) {
+// clusterMember is a strata broker process of a test cluster.
+type clusterMember struct {
+	id   string
+	args []string
+	srv  *Server
+}
+
+// restart starts the member again with the same flags and data.
+func (m *clusterMember) restart(t *testing.T) {
+	t.Helper()
+	m.srv = StartServer(t, Env(), m.args...)
+}
+
+// startCluster starts strata dev (broker 0, which also hosts etcd) and two
+// strata broker processes on its etcd and object store, with short leases
+// and fast tiering, and waits until all three are registered.
+func startCluster(t *testing.T) (*Server, []*clusterMember) {
+	t.Helper()
 	dir := t.TempDir()
 	common := []string{"--session-ttl", "2s", "--segment-ms", "1s", "--wal-segment-bytes", "1048576"}
 	dev := StartDev(t, dir, append([]string{"--kafka-addr", freeLoopbackAddr(t)}, common...)...)
-	type member struct {
-		id   string
-		args []string
-		srv  *Server
-	}
-	var others []*member
+	var others []*clusterMember
 	for _, id := range []string{"1", "2"} {
-		m := &member{id: id, args: append([]string{"broker", "--id", id, "--etcd-endpoints", dev.Etcd,
+		m := &clusterMember{id: id, args: append([]string{"broker", "--id", id, "--etcd-endpoints", dev.Etcd,
 			"--data-dir", filepath.Join(dir, "broker-"+id), "--object-store-dir", filepath.Join(dir, "objects"),
 			"--kafka-addr", freeLoopbackAddr(t), "--http-addr", "127.0.0.1:0"}, common...)}
-		m.srv = StartServer(t, Env(), m.args...)
+		m.restart(t)
 		others = append(others, m)
 	}
-	// All three registered before the topic is made: it gets 3 replicas.
+	// All three registered before any topic is made: topics get 3 replicas.
 	adm := admin(t, dev.Kafka)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		md, err := adm.BrokerMetadata(ctxFor(t, 5*time.Second))
 		if err == nil && len(md.Brokers) == 3 {
-			break
+			return dev, others
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("three brokers did not register: %v %v", md.Brokers, err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// TestFailoverWorkload runs a three-broker cluster as three processes
+// (strata dev, which also hosts etcd, and two strata broker processes on
+// its etcd and object store) with topics of replication factor 3, and the
+// queue workload while brokers are SIGKILLed and restarted in turn: the
+// checker must find no lost, duplicated or reordered record.
+func TestFailoverWorkload(t *testing.T) {
+	dev, others := startCluster(t)
+	adm := admin(t, dev.Kafka)
 
 	h := NewHistory()
 	kills := 0
@@ -70,7 +87,7 @@ func TestFailoverWorkload(t *testing.T) {
 				case <-ctx.Done():
 				case <-time.After(3 * time.Second):
 				}
-				m.srv = StartServer(t, Env(), m.args...)
+				m.restart(t)
 				t.Logf("restarted broker %s in %s", m.id, m.srv.Ready.Round(time.Millisecond))
 			}
 		},

@@ -360,6 +360,23 @@ func (s *Server) Kill() {
 	}
 }
 
+// Pause stops the process with SIGSTOP (it keeps its sockets but answers
+// nothing, and its etcd lease runs out); Resume continues it.
+func (s *Server) Pause() {
+	s.t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		s.t.Fatalf("%s: SIGSTOP: %v", s.name, err)
+	}
+}
+
+// Resume continues a paused process with SIGCONT.
+func (s *Server) Resume() {
+	s.t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		s.t.Fatalf("%s: SIGCONT: %v", s.name, err)
+	}
+}
+
 // Stderr is everything the process wrote to stderr so far.
 func (s *Server) Stderr() string {
 	b, err := os.ReadFile(s.stderrPath)

@@ -168,7 +168,7 @@ type Broker struct {
 	clusterID  string
 	advertised hostPort
 	ln         net.Listener
-	reg        *meta.Registration
+	reg        atomic.Pointer[meta.Registration]
 
 	topics atomic.Pointer[topicCache]
 	// topicsMu guards topicsChanged, closed and replaced whenever the
@@ -290,7 +290,11 @@ func New(ctx context.Context, cfg Config, store *meta.Store) (*Broker, error) {
 	if err := b.applyTopics(ctx, topics); err != nil {
 		return nil, err
 	}
-	b.wg.Add(3)
+	b.wg.Add(4)
+	go func() {
+		defer b.wg.Done()
+		b.keepRegistered()
+	}()
 	go func() {
 		defer b.wg.Done()
 		b.watchTopics()
@@ -319,7 +323,7 @@ func (b *Broker) Ready() bool {
 		return false
 	}
 	select {
-	case <-b.reg.Lost():
+	case <-b.reg.Load().Lost():
 		return false
 	default:
 		return true
@@ -407,8 +411,8 @@ func (b *Broker) Close() error {
 		}
 		b.closeReplicas()
 		b.wg.Wait()
-		if b.reg != nil {
-			if e := b.reg.Close(); e != nil {
+		if reg := b.reg.Load(); reg != nil {
+			if e := reg.Close(); e != nil {
 				b.log.Warn("revoke broker registration", "err", e)
 			}
 		}
@@ -437,15 +441,15 @@ func (b *Broker) register(ctx context.Context) error {
 			}
 		}
 	}
-	var err error
-	b.reg, err = b.meta.RegisterBroker(ctx, meta.BrokerInfo{
+	reg, err := b.meta.RegisterBroker(ctx, meta.BrokerInfo{
 		ID: b.cfg.NodeID, Host: b.advertised.host, Port: b.advertised.port, Rack: b.cfg.Rack, HTTPAddr: b.cfg.HTTPAddr,
 		ReplicationAddr: b.replicationAdvertised(),
 	}, b.cfg.SessionTTL)
 	if err != nil {
 		return fmt.Errorf("register broker %d: %w", b.cfg.NodeID, err)
 	}
-	if err := writeFileSync(path, []byte(fmt.Sprintf("%x\n", int64(b.reg.LeaseID())))); err != nil {
+	b.reg.Store(reg)
+	if err := writeFileSync(path, []byte(fmt.Sprintf("%x\n", int64(reg.LeaseID())))); err != nil {
 		return fmt.Errorf("register broker %d: %w", b.cfg.NodeID, err)
 	}
 	return nil
@@ -460,6 +464,33 @@ func (b *Broker) replicationAdvertised() string {
 		return net.JoinHostPort(b.advertised.host, strconv.Itoa(addr.Port))
 	}
 	return addr.String()
+}
+
+// keepRegistered registers the broker again whenever its registration is
+// lost: its lease expired while the process was paused or cut off from
+// etcd. Meanwhile the other brokers count it as gone (its partitions fail
+// over), and once back it rejoins as a follower of them.
+func (b *Broker) keepRegistered() {
+	for {
+		select {
+		case <-b.ctx.Done():
+			return
+		case <-b.reg.Load().Lost():
+		}
+		b.log.Warn("broker registration lost (the etcd lease expired: paused, or cut off from etcd); registering again")
+		for attempt := 0; b.ctx.Err() == nil; attempt++ {
+			ctx, cancel := context.WithTimeout(b.ctx, b.cfg.SessionTTL)
+			err := b.register(ctx)
+			cancel()
+			if err == nil {
+				b.log.Info("registered again")
+				break
+			}
+			if !sleep(b.ctx, min(time.Duration(attempt+1)*200*time.Millisecond, 2*time.Second)) {
+				return
+			}
+		}
+	}
 }
 
 // writeFileSync replaces path with data durably.

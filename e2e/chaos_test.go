@@ -1,0 +1,87 @@
+//go:build chaos
+
+package e2e
+
+import (
+	"context"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// TestChaos runs the queue workload on a three-process cluster for
+// STRATA_CHAOS_DURATION (default 2m) while faults chosen by a seeded
+// random source (STRATA_CHAOS_SEED, logged; set it to replay a run) hit
+// the two strata broker processes: SIGKILL and restart, or SIGSTOP longer
+// than the lease and SIGCONT. The checker must find no anomaly.
+//
+//	STRATA_CHAOS_DURATION=10m go test -tags chaos -run TestChaos -timeout 30m ./e2e/
+func TestChaos(t *testing.T) {
+	duration := 2 * time.Minute
+	if v := os.Getenv("STRATA_CHAOS_DURATION"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("STRATA_CHAOS_DURATION=%q: %v", v, err)
+		}
+		duration = d
+	}
+	seed := uint64(time.Now().UnixNano())
+	if v := os.Getenv("STRATA_CHAOS_SEED"); v != "" {
+		s, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			t.Fatalf("STRATA_CHAOS_SEED=%q: %v", v, err)
+		}
+		seed = s
+	}
+	t.Logf("chaos for %s with STRATA_CHAOS_SEED=%d", duration, seed)
+	rng := rand.New(rand.NewPCG(seed, 0))
+
+	dev, others := startCluster(t)
+	h := NewHistory()
+	faults := 0
+	w := Workload{
+		Brokers:    []string{dev.Kafka, others[0].srv.Kafka, others[1].srv.Kafka},
+		Topic:      "chaos",
+		Partitions: 6,
+		Producers:  3,
+		Consumers:  2,
+		Duration:   duration,
+		Rate:       1000,
+		Logf:       t.Logf,
+		Faults: func(ctx context.Context) {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(time.Duration(1000+rng.IntN(3000)) * time.Millisecond):
+				}
+				m := others[rng.IntN(len(others))]
+				faults++
+				if rng.IntN(2) == 0 {
+					m.srv.Kill()
+					time.Sleep(time.Duration(500+rng.IntN(4000)) * time.Millisecond)
+					m.restart(t)
+					t.Logf("fault %d: SIGKILLed broker %s, restarted", faults, m.id)
+				} else {
+					m.srv.Pause()
+					time.Sleep(time.Duration(2500+rng.IntN(3000)) * time.Millisecond)
+					m.srv.Resume()
+					t.Logf("fault %d: paused broker %s past its lease, resumed", faults, m.id)
+				}
+			}
+		},
+	}
+	if err := w.Run(h); err != nil {
+		t.Fatal(err)
+	}
+	r := Check(h)
+	t.Logf("%d faults; %v", faults, r)
+	if r.Acked == 0 || r.RecordsRead == 0 {
+		t.Fatalf("%d records acked and %d read: the workload did not run", r.Acked, r.RecordsRead)
+	}
+	if !r.OK() {
+		t.Errorf("the checker found %d anomalies (replay with STRATA_CHAOS_SEED=%d)", len(r.Anomalies), seed)
+	}
+}
