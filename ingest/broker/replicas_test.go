@@ -162,3 +162,32 @@ func TestGroupsHaveOneCoordinator(t *testing.T) {
 		}
 	}
 }
+
+// TestRegistersAgainAfterLosingItsLease: a broker whose lease expired (it
+// was paused, or cut off from etcd) registers again by itself.
+func TestRegistersAgainAfterLosingItsLease(t *testing.T) {
+	store := metatest.Shared(t)
+	b := startTestBrokerID(t, 4, store, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	old := b.reg.Load().LeaseID()
+	if _, err := store.Client().Revoke(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		brokers, err := store.Brokers(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(brokers) == 1 && brokers[0].ID == 4 && b.reg.Load().LeaseID() != old {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the broker did not register again: %+v", brokers)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !b.Ready() {
+		t.Fatal("not ready after registering again")
+	}
+}
