@@ -556,22 +556,22 @@ func (l *Log) read(ctx context.Context, offset int64, maxBytes int, minOne bool)
 		offset = max(offset, l.hotStartLocked())
 	}
 	i := sort.Search(len(l.mu.spans), func(i int) bool { return l.mu.spans[i].last >= offset })
-	var positions []wal.Position
+	var spans []span
 	size := 0
 	for ; i < len(l.mu.spans) && l.mu.spans[i].base < off.HighWatermark; i++ {
 		n := int(l.mu.spans[i].pos.Length) - entryHeaderSize
-		if size+n > maxBytes && !(minOne && len(positions) == 0) {
+		if size+n > maxBytes && !(minOne && len(spans) == 0) {
 			break
 		}
 		size += n
-		positions = append(positions, l.mu.spans[i].pos)
+		spans = append(spans, l.mu.spans[i])
 	}
 	l.mu.Unlock()
 
 	res := ReadResult{Offsets: off, Batches: make([]byte, 0, size)}
 	var buf []byte
-	for _, pos := range positions {
-		b, err := l.readBatch(pos, buf)
+	for _, s := range spans {
+		b, err := l.readSpan(s, buf)
 		if err != nil {
 			return ReadResult{Offsets: off}, err
 		}
@@ -579,6 +579,19 @@ func (l *Log) read(ctx context.Context, offset int64, maxBytes int, minOne bool)
 		buf = b[:0]
 	}
 	return res, nil
+}
+
+// readSpan reads an indexed batch: from the WAL, or from the tail while
+// the WAL is still syncing it (with replication a quorum of followers can
+// acknowledge a batch before the leader's own fsync ends).
+func (l *Log) readSpan(s span, buf []byte) ([]byte, error) {
+	b, err := l.readBatch(s.pos, buf)
+	if errors.Is(err, wal.ErrNotDurable) {
+		if t, ok := l.tailAt(s.base); ok {
+			return append(buf, t...), nil
+		}
+	}
+	return b, err
 }
 
 // hotStartLocked is the first offset the WAL still holds: reads below it

@@ -2,7 +2,6 @@ package partition
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -304,14 +303,7 @@ func (l *Log) ReadReplica(offset int64, maxBytes int) ([][]byte, int64, error) {
 	l.mu.Unlock()
 	out := make([][]byte, 0, len(spans))
 	for _, s := range spans {
-		b, err := l.readBatch(s.pos, nil)
-		if errors.Is(err, wal.ErrNotDurable) {
-			// Still in the WAL's flush: send it from memory.
-			var ok bool
-			if b, ok = l.tailAt(s.base); ok {
-				err = nil
-			}
-		}
+		b, err := l.readSpan(s, nil)
 		if err != nil {
 			if len(out) > 0 {
 				break // what was read goes now; the rest once durable

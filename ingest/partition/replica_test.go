@@ -168,3 +168,41 @@ func TestFenceEndsLeadership(t *testing.T) {
 		t.Fatalf("append after the fence: %v", err)
 	}
 }
+
+// TestReadAcknowledgedBeforeLocalSync: with replication, followers can
+// acknowledge a batch before the leader's own fsync ends; a consumer then
+// reads it from memory instead of getting a storage error.
+func TestReadAcknowledgedBeforeLocalSync(t *testing.T) {
+	efs := wal.NewErrorFS(wal.NewMemFS())
+	w := openWAL(t, efs)
+	defer w.Close()
+	l := NewManager(w, nil, 7).Open(ID{Topic: testTopic})
+	if err := l.BecomeLeader(1, []int32{7, 8, 9}, 2); err != nil {
+		t.Fatal(err)
+	}
+	defer l.OnAppend(func() {})() // a follower is replicating
+	release := make(chan struct{})
+	efs.SetInjector(func(op wal.Op, _ string) error {
+		if op == wal.OpSync {
+			<-release // the local fsync hangs until the end of the test
+		}
+		return nil
+	})
+	defer close(release)
+	raw, h := makeBatch(-1, -1, -1, 3, nil)
+	p, err := l.Append(raw, h, AppendOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.ReplicaDurable(8, 3)
+	l.ReplicaDurable(9, 3)
+	select {
+	case <-p.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("not acknowledged by two followers")
+	}
+	res, err := l.Read(ctx, 0, 1<<20, true)
+	if err != nil || len(res.Batches) == 0 || res.HighWatermark != 3 {
+		t.Fatalf("read of a batch acknowledged before the local fsync: %d bytes, %+v, %v", len(res.Batches), res.Offsets, err)
+	}
+}
