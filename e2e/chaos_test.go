@@ -38,11 +38,12 @@ func TestChaos(t *testing.T) {
 	t.Logf("chaos for %s with STRATA_CHAOS_SEED=%d", duration, seed)
 	rng := rand.New(rand.NewPCG(seed, 0))
 
-	dev, others := startCluster(t)
+	c := startCluster(t)
+	others := c.others
 	h := NewHistory()
 	faults := 0
 	w := Workload{
-		Brokers:    []string{dev.Kafka, others[0].srv.Kafka, others[1].srv.Kafka},
+		Brokers:    c.brokers(),
 		Topic:      "chaos",
 		Partitions: 6,
 		Producers:  3,
@@ -59,12 +60,25 @@ func TestChaos(t *testing.T) {
 				}
 				m := others[rng.IntN(len(others))]
 				faults++
-				if rng.IntN(2) == 0 {
+				switch k := rng.IntN(10); {
+				case k == 0:
+					// Every broker at once, etcd's host included.
+					c.dev.Kill()
+					for _, o := range others {
+						o.srv.Kill()
+					}
+					time.Sleep(time.Duration(500+rng.IntN(2000)) * time.Millisecond)
+					c.restartDev(t)
+					for _, o := range others {
+						o.restart(t)
+					}
+					t.Logf("fault %d: SIGKILLed every broker, restarted them", faults)
+				case k < 5:
 					m.srv.Kill()
 					time.Sleep(time.Duration(500+rng.IntN(4000)) * time.Millisecond)
 					m.restart(t)
 					t.Logf("fault %d: SIGKILLed broker %s, restarted", faults, m.id)
-				} else {
+				default:
 					m.srv.Pause()
 					time.Sleep(time.Duration(2500+rng.IntN(3000)) * time.Millisecond)
 					m.srv.Resume()

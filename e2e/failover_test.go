@@ -22,32 +22,64 @@ func (m *clusterMember) restart(t *testing.T) {
 	m.srv = StartServer(t, Env(), m.args...)
 }
 
-// startCluster starts strata dev (broker 0, which also hosts etcd) and two
-// strata broker processes on its etcd and object store, with short leases
-// and fast tiering, and waits until all three are registered.
-func startCluster(t *testing.T) (*Server, []*clusterMember) {
+// testCluster is three broker processes: strata dev (broker 0, which
+// also hosts etcd, on a fixed port so the others find it again after a
+// restart) and two strata broker processes on its etcd and object store,
+// with short leases and fast tiering. Every Kafka address is fixed, so
+// clients reconnect after restarts.
+type testCluster struct {
+	dir      string
+	devFlags []string
+	dev      *Server
+	others   []*clusterMember
+}
+
+// startCluster starts a testCluster and waits until all three brokers are
+// registered.
+func startCluster(t *testing.T) *testCluster {
 	t.Helper()
-	dir := t.TempDir()
+	c := &testCluster{dir: t.TempDir()}
 	common := []string{"--session-ttl", "2s", "--segment-ms", "1s", "--wal-segment-bytes", "1048576"}
-	dev := StartDev(t, dir, append([]string{"--kafka-addr", freeLoopbackAddr(t)}, common...)...)
-	var others []*clusterMember
+	c.devFlags = append([]string{"--kafka-addr", freeLoopbackAddr(t), "--etcd-listen", "http://" + freeLoopbackAddr(t)}, common...)
+	c.restartDev(t)
 	for _, id := range []string{"1", "2"} {
-		m := &clusterMember{id: id, args: append([]string{"broker", "--id", id, "--etcd-endpoints", dev.Etcd,
-			"--data-dir", filepath.Join(dir, "broker-"+id), "--object-store-dir", filepath.Join(dir, "objects"),
+		m := &clusterMember{id: id, args: append([]string{"broker", "--id", id, "--etcd-endpoints", c.dev.Etcd,
+			"--data-dir", filepath.Join(c.dir, "broker-"+id), "--object-store-dir", filepath.Join(c.dir, "objects"),
 			"--kafka-addr", freeLoopbackAddr(t), "--http-addr", "127.0.0.1:0"}, common...)}
 		m.restart(t)
-		others = append(others, m)
+		c.others = append(c.others, m)
 	}
-	// All three registered before any topic is made: topics get 3 replicas.
-	adm := admin(t, dev.Kafka)
+	c.waitBrokers(t, 3)
+	return c
+}
+
+// restartDev starts (again) the strata dev process.
+func (c *testCluster) restartDev(t *testing.T) {
+	t.Helper()
+	c.dev = StartDev(t, c.dir, c.devFlags...)
+}
+
+// brokers lists every broker's Kafka address.
+func (c *testCluster) brokers() []string {
+	out := []string{c.dev.Kafka}
+	for _, m := range c.others {
+		out = append(out, m.srv.Kafka)
+	}
+	return out
+}
+
+// waitBrokers waits until n brokers are registered.
+func (c *testCluster) waitBrokers(t *testing.T, n int) {
+	t.Helper()
+	adm := admin(t, c.dev.Kafka)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		md, err := adm.BrokerMetadata(ctxFor(t, 5*time.Second))
-		if err == nil && len(md.Brokers) == 3 {
-			return dev, others
+		if err == nil && len(md.Brokers) == n {
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("three brokers did not register: %v %v", md.Brokers, err)
+			t.Fatalf("%d brokers did not register: %v %v", n, md.Brokers, err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -59,13 +91,14 @@ func startCluster(t *testing.T) (*Server, []*clusterMember) {
 // queue workload while brokers are SIGKILLed and restarted in turn: the
 // checker must find no lost, duplicated or reordered record.
 func TestFailoverWorkload(t *testing.T) {
-	dev, others := startCluster(t)
-	adm := admin(t, dev.Kafka)
+	c := startCluster(t)
+	adm := admin(t, c.dev.Kafka)
+	others := c.others
 
 	h := NewHistory()
 	kills := 0
 	w := Workload{
-		Brokers:    []string{dev.Kafka, others[0].srv.Kafka, others[1].srv.Kafka},
+		Brokers:    c.brokers(),
 		Topic:      "failover",
 		Partitions: 3,
 		Producers:  2,
