@@ -2,7 +2,10 @@ package e2e
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -116,12 +119,20 @@ func TestFailoverWorkload(t *testing.T) {
 				m.srv.Kill()
 				kills++
 				t.Logf("SIGKILLed broker %s", m.id)
+				if m.id == "2" {
+					// Its WAL's tail is damaged as a crash mid-write leaves
+					// it: recovery truncates it and the leader refills it.
+					t.Logf("broker 2: %s", damageWALTail(t, filepath.Join(c.dir, "broker-2", "wal")))
+				}
 				select {
 				case <-ctx.Done():
 				case <-time.After(3 * time.Second):
 				}
 				m.restart(t)
 				t.Logf("restarted broker %s in %s", m.id, m.srv.Ready.Round(time.Millisecond))
+				if m.id == "2" && !strings.Contains(m.srv.Stderr(), "torn_tails=1") {
+					t.Errorf("broker 2 did not truncate its damaged WAL tail; its log:\n%s", m.srv.Stderr())
+				}
 			}
 		},
 	}
@@ -155,4 +166,37 @@ func TestFailoverWorkload(t *testing.T) {
 			t.Errorf("partition %d: epoch %d after its leader was killed, want a failover (2 or more)", p.Partition, p.LeaderEpoch)
 		}
 	})
+}
+
+// damageWALTail flips a byte in the last frame of the newest segment of
+// the WAL in dir (a torn or bit-flipped tail) and says what it did.
+func damageWALTail(t *testing.T, dir string) string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last string
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".wal") && e.Name() > last {
+			last = e.Name()
+		}
+	}
+	if last == "" {
+		t.Fatalf("no WAL segment in %s", dir)
+	}
+	path := filepath.Join(dir, last)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) <= 20+8 {
+		return fmt.Sprintf("%s holds no frame to damage", last)
+	}
+	i := len(b) - 1 - len(b)%7 // a byte of the last frame (its payload or CRC)
+	b[i] ^= 0x5a
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("flipped byte %d of %d in %s", i, len(b), last)
 }
