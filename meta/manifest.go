@@ -130,20 +130,18 @@ type PartitionManifest struct {
 // partition.
 func (s *Store) Manifests(ctx context.Context) ([]PartitionManifest, error) {
 	prefix := s.prefix + "/manifests/"
-	resp, err := s.cli.Get(ctx, prefix, clientv3.WithPrefix(), clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend))
+	resp, err := s.cli.Get(ctx, prefix, clientv3.WithPrefix())
 	if err != nil {
 		return nil, fmt.Errorf("list manifests: %w", err)
 	}
 	out := make([]PartitionManifest, 0, len(resp.Kvs))
 	for _, kv := range resp.Kvs {
 		key := strings.TrimPrefix(string(kv.Key), prefix)
-		topic, part, ok := strings.Cut(key, "/")
-		id, err := parseTopicID(topic)
-		p, perr := strconv.ParseInt(part, 10, 32)
-		if !ok || err != nil || perr != nil {
+		id, p, ok := parsePartitionKey(key)
+		if !ok {
 			return nil, fmt.Errorf("list manifests: malformed key %q", kv.Key)
 		}
-		pm := PartitionManifest{TopicID: id, Partition: int32(p)}
+		pm := PartitionManifest{TopicID: id, Partition: p}
 		if err := json.Unmarshal(kv.Value, &pm.Manifest); err != nil {
 			return nil, fmt.Errorf("decode manifest %s: %w", key, err)
 		}

@@ -229,15 +229,25 @@ func (s *Store) replayPartitions(ctx context.Context, prefix string, fn func(Par
 // decodePartitionKV decodes a partition key and its value; malformed ones
 // are skipped.
 func decodePartitionKV(prefix string, key, value []byte, deleted bool) (PartitionChange, bool) {
-	topic, part, ok := strings.Cut(strings.TrimPrefix(string(key), prefix), "/")
-	id, err := parseTopicID(topic)
-	p, perr := strconv.ParseInt(part, 10, 32)
-	if !ok || err != nil || perr != nil {
+	id, p, ok := parsePartitionKey(strings.TrimPrefix(string(key), prefix))
+	if !ok {
 		return PartitionChange{}, false
 	}
-	c := PartitionChange{TopicID: id, Partition: int32(p), Deleted: deleted}
+	c := PartitionChange{TopicID: id, Partition: p, Deleted: deleted}
 	if !deleted && json.Unmarshal(value, &c.State) != nil {
 		return PartitionChange{}, false
 	}
 	return c, true
+}
+
+// parsePartitionKey parses "<topic id hex>/<partition>", the tail of the
+// partition and manifest keys.
+func parsePartitionKey(key string) ([16]byte, int32, bool) {
+	topic, part, ok := strings.Cut(key, "/")
+	id, err := parseTopicID(topic)
+	p, perr := strconv.ParseInt(part, 10, 32)
+	if !ok || err != nil || perr != nil {
+		return id, 0, false
+	}
+	return id, int32(p), true
 }

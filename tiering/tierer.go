@@ -384,16 +384,23 @@ func (t *Tierer) commit(ctx context.Context, updates []meta.ManifestUpdate, part
 	return nil
 }
 
-// Follow rereads the manifests from etcd (the leaders of other partitions,
-// and earlier leaders of partitions this broker now leads, commit them),
-// tells the partitions this broker follows what is tiered, and releases
-// the WAL segments that then hold only tiered data.
+// Follow rereads the manifests from etcd when this broker follows any
+// partition (their leaders commit them; a partition it comes to lead keeps
+// the manifests last reread while it followed), tells the followed
+// partitions what is tiered, and releases the WAL segments that then hold
+// only tiered data.
 func (t *Tierer) Follow(ctx context.Context) error {
+	followed := t.src.Followed()
+	if len(followed) == 0 {
+		// Nothing to learn: a partition this broker comes to lead was
+		// followed (and its manifest reread) until then.
+		return nil
+	}
 	active := t.src.ActiveSegment()
 	if err := t.reloadErr(ctx); err != nil {
 		return err
 	}
-	for _, p := range t.src.Followed() {
+	for _, p := range followed {
 		m := t.manifest(p.ID())
 		if m.Revision != 0 {
 			p.SetTiered(m.EndOffset(), m.LogStart)

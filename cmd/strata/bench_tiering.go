@@ -123,22 +123,21 @@ func (tb *tierBench) validate(cmd *cobra.Command) error {
 	return tb.server.objects.validate(cmd)
 }
 
-// serverFlags returns the settings of the benchmark's broker: the server
-// defaults, small WAL segments (so that tiered data leaves the WAL
-// quickly) and the benchmark's own flags.
-func (tb *tierBench) serverFlags(dir string) *serverFlags {
-	f := &serverFlags{
-		dev: true, dataDir: dir, kafkaAddr: "127.0.0.1:0", partitions: 1,
-		maxRequestBytes: 100 << 20, walSegmentBytes: 4 << 20, sessionTTL: 10 * time.Second,
-		logLevel: "warn", logFormat: "text", objects: tb.server.objects,
-		tier: tierFlags{
-			interval: 250 * time.Millisecond, objectBytes: 32 << 20,
-			segmentMs: tb.server.tier.segmentMs, segmentBytes: meta.ConfigInt64(nil, meta.ConfigSegmentBytes),
-			walMaxBytes: 8 << 30, gcInterval: 5 * time.Minute, gcGrace: 10 * time.Minute,
-			cacheMemory: tb.server.tier.cacheMemory, cacheBlock: 1 << 20, cacheReadAhead: 4,
-		},
+// serverFlags returns the settings of the benchmark's broker: the
+// defaults of "strata dev", small WAL segments (so that tiered data leaves
+// the WAL quickly), quieter logs, and the benchmark's own flags.
+func (tb *tierBench) serverFlags(dir string) (*serverFlags, error) {
+	f := &serverFlags{}
+	defaults := &cobra.Command{}
+	f.register(defaults, true)
+	if err := defaults.ParseFlags(nil); err != nil {
+		return nil, err
 	}
-	return f
+	f.id, f.dataDir, f.kafkaAddr, f.httpAddr = 0, dir, "127.0.0.1:0", ""
+	f.walSegmentBytes, f.logLevel = 4<<20, "warn"
+	f.objects = tb.server.objects
+	f.tier.segmentMs, f.tier.cacheMemory = tb.server.tier.segmentMs, tb.server.tier.cacheMemory
+	return f, nil
 }
 
 // benchServer is the benchmark's Strata: embedded etcd and one server.
@@ -228,7 +227,10 @@ func runTierBench(ctx context.Context, logOut io.Writer, tb *tierBench) (tierBen
 		defer os.RemoveAll(tmp)
 		dir = tmp
 	}
-	f := tb.serverFlags(dir)
+	f, err := tb.serverFlags(dir)
+	if err != nil {
+		return res, err
+	}
 	log := f.logger(logOut)
 	srv, err := startBenchServer(ctx, f, log)
 	if err != nil {

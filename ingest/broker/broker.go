@@ -341,24 +341,18 @@ type HeldPartition struct {
 }
 
 // LedPartitions lists the partitions this broker leads.
-func (b *Broker) LedPartitions() []HeldPartition {
-	var out []HeldPartition
-	for _, t := range b.allTopics() {
-		for p := range t.Partitions {
-			if l := b.localLog(t, p); l != nil {
-				out = append(out, HeldPartition{Log: l, Configs: t.Configs})
-			}
-		}
-	}
-	return out
-}
+func (b *Broker) LedPartitions() []HeldPartition { return b.heldPartitions(true) }
 
 // FollowedPartitions lists the replicated partitions this broker follows.
-func (b *Broker) FollowedPartitions() []HeldPartition {
+func (b *Broker) FollowedPartitions() []HeldPartition { return b.heldPartitions(false) }
+
+// heldPartitions lists the local logs of the partitions this broker leads
+// (or, with leads false, holds a replica of without leading).
+func (b *Broker) heldPartitions(leads bool) []HeldPartition {
 	var out []HeldPartition
 	for _, t := range b.allTopics() {
 		for p, st := range t.parts {
-			if st.Leader == b.cfg.NodeID || !slices.Contains(st.Replicas, b.cfg.NodeID) {
+			if (st.Leader == b.cfg.NodeID) != leads || !slices.Contains(st.Replicas, b.cfg.NodeID) {
 				continue
 			}
 			if l := b.parts.Log(t.partID(int32(p))); l != nil {

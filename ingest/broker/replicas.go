@@ -235,7 +235,7 @@ func (b *Broker) watchLeaders() {
 		case <-tick.C:
 		}
 		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
-		brokers, err := b.meta.Brokers(ctx)
+		brokers, err := b.brokers(ctx) // at most a second old
 		cancel()
 		if err != nil {
 			continue
