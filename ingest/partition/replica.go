@@ -45,13 +45,6 @@ func (l *Log) logEndLocked() quorum.LogEnd {
 	return out
 }
 
-// FenceEpoch returns the highest leader epoch the log has seen.
-func (l *Log) FenceEpoch() int32 {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.mu.fence.Epoch
-}
-
 // Fence is a new leader's first request: the log refuses appends of older
 // epochs from now on (an older leader on this broker stops leading, its
 // waiting appends fail with NOT_LEADER_OR_FOLLOWER), and returns its

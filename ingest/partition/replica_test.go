@@ -121,8 +121,8 @@ func TestFollowerAppendsTruncatesAndFences(t *testing.T) {
 	if got := l2.LogEnd(); got.End != 9 || got.LastEpoch() != 4 || got.EpochAt(6) != 3 {
 		t.Fatalf("LogEnd after restart %+v", got)
 	}
-	if l2.FenceEpoch() != 4 {
-		t.Fatalf("fence after restart %d, want 4", l2.FenceEpoch())
+	if l2.mu.fence.Epoch != 4 {
+		t.Fatalf("fence after restart %d, want 4", l2.mu.fence.Epoch)
 	}
 	if err := l2.BecomeLeader(3, []int32{7}, 1); !errors.Is(err, kerr.FencedLeaderEpoch) {
 		t.Fatalf("leading an epoch below the fence: %v", err)

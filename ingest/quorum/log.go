@@ -3,7 +3,6 @@ package quorum
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"sort"
 )
 
@@ -52,26 +51,6 @@ type LogEnd struct {
 	End    int64
 }
 
-// Validate checks that the epochs increase, start inside [0, End) and that
-// no epoch is empty.
-func (l LogEnd) Validate() error {
-	for i, e := range l.Epochs {
-		switch {
-		case e.Start < 0 || e.Start >= l.End:
-			return fmt.Errorf("quorum: epoch %d starts at %d, outside [0, %d)", e.Epoch, e.Start, l.End)
-		case i > 0 && (e.Epoch <= l.Epochs[i-1].Epoch || e.Start <= l.Epochs[i-1].Start):
-			return fmt.Errorf("quorum: epoch %d at %d does not follow epoch %d at %d", e.Epoch, e.Start, l.Epochs[i-1].Epoch, l.Epochs[i-1].Start)
-		}
-	}
-	if l.End > 0 && (len(l.Epochs) == 0 || l.Epochs[0].Start != 0) {
-		// A log that starts above 0 (its head was released) records the
-		// epoch of its first entry at its first offset; callers summarise
-		// from offset 0 of what they hold, so 0 must be covered.
-		return errors.New("quorum: the first epoch must start at offset 0")
-	}
-	return nil
-}
-
 // LastEpoch is the epoch of the last entry, or -1 for an empty log.
 func (l LogEnd) LastEpoch() int32 {
 	if len(l.Epochs) == 0 {
@@ -93,44 +72,12 @@ func (l LogEnd) EpochAt(offset int64) int32 {
 	return l.Epochs[i-1].Epoch
 }
 
-// EndOfEpoch answers OffsetForLeaderEpoch (KIP-101): the largest epoch at
-// or below epoch that the log holds, and the offset where the next epoch
-// starts (the log end for its last epoch). It returns (-1, -1) if the log
-// holds no such epoch.
-func (l LogEnd) EndOfEpoch(epoch int32) (int32, int64) {
-	i := sort.Search(len(l.Epochs), func(i int) bool { return l.Epochs[i].Epoch > epoch })
-	switch {
-	case i == 0:
-		return -1, -1
-	case i == len(l.Epochs):
-		return l.Epochs[i-1].Epoch, l.End
-	}
-	return l.Epochs[i-1].Epoch, l.Epochs[i].Start
-}
-
 // Less orders logs for recovery: by last epoch, then by end offset.
 func (l LogEnd) Less(o LogEnd) bool {
 	if a, b := l.LastEpoch(), o.LastEpoch(); a != b {
 		return a < b
 	}
 	return l.End < o.End
-}
-
-// TruncateTo returns the log cut at end (end at or below l.End).
-func (l LogEnd) TruncateTo(end int64) LogEnd {
-	end = max(0, min(end, l.End))
-	i := sort.Search(len(l.Epochs), func(i int) bool { return l.Epochs[i].Start >= end })
-	return LogEnd{Epochs: slices.Clone(l.Epochs[:i]), End: end}
-}
-
-// Append returns the log with n entries of epoch appended. epoch must not
-// be below the last epoch.
-func (l LogEnd) Append(epoch int32, n int64) LogEnd {
-	out := LogEnd{Epochs: slices.Clone(l.Epochs), End: l.End + n}
-	if n > 0 && epoch != l.LastEpoch() {
-		out.Epochs = append(out.Epochs, EpochStart{Epoch: epoch, Start: l.End})
-	}
-	return out
 }
 
 // TruncationPoint returns the offset up to which follower agrees with

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"sort"
 
 	"github.com/parquet-go/parquet-go"
@@ -288,22 +287,6 @@ func buildBatch(rows []Row) ([]byte, error) {
 		return nil, fmt.Errorf("segment: rebuilding batch at %d: %w", f.BatchBaseOffset, err)
 	}
 	return b, nil
-}
-
-// OffsetForTimestamp returns the first offset of the partition whose
-// record timestamp is at or above ts (Kafka ListOffsets semantics), and
-// false if there is none in this segment. Row groups whose max timestamp is
-// below ts are not read.
-func (r *Reader) OffsetForTimestamp(topicID [16]byte, partition int32, ts int64) (int64, bool, error) {
-	var off int64
-	found := false
-	err := r.ScanRecords(topicID, partition, math.MinInt64, ts, func(o, t int64) bool {
-		if t >= ts {
-			off, found = o, true
-		}
-		return !found
-	})
-	return off, found, err
 }
 
 // ScanRecords calls fn with the offset and timestamp of each of the

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand"
 	"sync/atomic"
 	"testing"
@@ -328,7 +329,7 @@ func TestOffsetForTimestamp(t *testing.T) {
 					break
 				}
 			}
-			got, ok, err := rd.OffsetForTimestamp(p.TopicID, p.Partition, ts)
+			got, ok, err := offsetForTimestamp(rd, p.TopicID, p.Partition, ts)
 			if err != nil || ok != wantOK || got != want {
 				t.Fatalf("%x/%d ts %d: got %d %v %v, want %d %v", p.TopicID, p.Partition, ts, got, ok, err, want, wantOK)
 			}
@@ -386,7 +387,7 @@ func TestRowGroupSkipping(t *testing.T) {
 	// Timestamp lookups skip too.
 	cr.bytes.Store(0)
 	h := p.headers[last]
-	if _, ok, err := rd.OffsetForTimestamp(p.TopicID, p.Partition, h.MaxTimestamp); err != nil || !ok {
+	if _, ok, err := offsetForTimestamp(rd, p.TopicID, p.Partition, h.MaxTimestamp); err != nil || !ok {
 		t.Fatal(ok, err)
 	}
 	if read := cr.bytes.Load(); read > int64(len(file))/5 {
@@ -434,7 +435,7 @@ func TestOpenCorrupt(t *testing.T) {
 		// Opened (the footer survived): reading must error or succeed, not panic.
 		for _, p := range parts {
 			rd.ReadBatches(p.TopicID, p.Partition, 0, 0)
-			rd.OffsetForTimestamp(p.TopicID, p.Partition, 0)
+			offsetForTimestamp(rd, p.TopicID, p.Partition, 0)
 		}
 	}
 	try("empty", nil)
@@ -520,4 +521,18 @@ func BenchmarkWrite(b *testing.B) {
 		stored = foot.Size
 	}
 	b.ReportMetric(float64(stored)/float64(produced), "stored/produced")
+}
+
+// offsetForTimestamp is ListOffsets by timestamp on one segment: the first
+// offset whose timestamp is at or above ts, through ScanRecords.
+func offsetForTimestamp(rd *Reader, topicID [16]byte, partition int32, ts int64) (int64, bool, error) {
+	var off int64
+	found := false
+	err := rd.ScanRecords(topicID, partition, math.MinInt64, ts, func(o, t int64) bool {
+		if t >= ts {
+			off, found = o, true
+		}
+		return !found
+	})
+	return off, found, err
 }
