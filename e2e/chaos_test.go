@@ -11,11 +11,13 @@ import (
 	"time"
 )
 
-// TestChaos runs the queue workload on a three-process cluster for
-// STRATA_CHAOS_DURATION (default 2m) while faults chosen by a seeded
+// TestChaos runs the queue workload on a netCluster (three strata broker
+// processes, every link through a proxy, WAL writes lost unless fsynced)
+// for STRATA_CHAOS_DURATION (default 2m) while faults chosen by a seeded
 // random source (STRATA_CHAOS_SEED, logged; set it to replay a run) hit
-// the two strata broker processes: SIGKILL and restart, or SIGSTOP longer
-// than the lease and SIGCONT. The checker must find no anomaly.
+// it: SIGKILL and restart of one broker or of all, SIGSTOP longer than the
+// lease and SIGCONT, a broker cut off from the other brokers, from etcd,
+// from MinIO, or from everything. The checker must find no anomaly.
 //
 //	STRATA_CHAOS_DURATION=10m go test -tags chaos -run TestChaos -timeout 30m ./e2e/
 func TestChaos(t *testing.T) {
@@ -38,8 +40,7 @@ func TestChaos(t *testing.T) {
 	t.Logf("chaos for %s with STRATA_CHAOS_SEED=%d", duration, seed)
 	rng := rand.New(rand.NewPCG(seed, 0))
 
-	c := startCluster(t)
-	others := c.others
+	c := startNetCluster(t)
 	h := NewHistory()
 	faults := 0
 	w := Workload{
@@ -58,31 +59,42 @@ func TestChaos(t *testing.T) {
 					return
 				case <-time.After(time.Duration(1000+rng.IntN(3000)) * time.Millisecond):
 				}
-				m := others[rng.IntN(len(others))]
+				i := rng.IntN(len(c.members))
+				m := c.members[i]
+				long := time.Duration(2500+rng.IntN(3000)) * time.Millisecond
 				faults++
-				switch k := rng.IntN(10); {
+				switch k := rng.IntN(12); {
 				case k == 0:
-					// Every broker at once, etcd's host included.
-					c.dev.Kill()
-					for _, o := range others {
+					for _, o := range c.members {
 						o.srv.Kill()
 					}
 					time.Sleep(time.Duration(500+rng.IntN(2000)) * time.Millisecond)
-					c.restartDev(t)
-					for _, o := range others {
+					for _, o := range c.members {
 						o.restart(t)
 					}
 					t.Logf("fault %d: SIGKILLed every broker, restarted them", faults)
-				case k < 5:
+				case k < 4:
 					m.srv.Kill()
 					time.Sleep(time.Duration(500+rng.IntN(4000)) * time.Millisecond)
 					m.restart(t)
 					t.Logf("fault %d: SIGKILLed broker %s, restarted", faults, m.id)
-				default:
+				case k < 6:
 					m.srv.Pause()
-					time.Sleep(time.Duration(2500+rng.IntN(3000)) * time.Millisecond)
+					time.Sleep(long)
 					m.srv.Resume()
 					t.Logf("fault %d: paused broker %s past its lease, resumed", faults, m.id)
+				case k < 8:
+					blackhole(ctx, long, c.replication(i)...)
+					t.Logf("fault %d: cut broker %s off from the other brokers for %s", faults, m.id, long)
+				case k < 10:
+					blackhole(ctx, long, c.etcd[i])
+					t.Logf("fault %d: cut broker %s off from etcd for %s", faults, m.id, long)
+				case k < 11:
+					blackhole(ctx, long, c.s3[i])
+					t.Logf("fault %d: cut broker %s off from MinIO for %s", faults, m.id, long)
+				default:
+					blackhole(ctx, long, append(c.replication(i), c.etcd[i], c.s3[i])...)
+					t.Logf("fault %d: cut broker %s off from everything for %s", faults, m.id, long)
 				}
 			}
 		},

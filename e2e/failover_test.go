@@ -42,7 +42,7 @@ type testCluster struct {
 func startCluster(t *testing.T) *testCluster {
 	t.Helper()
 	c := &testCluster{dir: t.TempDir()}
-	common := []string{"--session-ttl", "2s", "--segment-ms", "1s", "--wal-segment-bytes", "1048576"}
+	common := []string{"--session-ttl", "2s", "--segment-ms", "1s", "--wal-segment-bytes", "1048576", "--wal-volatile-writes"}
 	c.devFlags = append([]string{"--kafka-addr", freeLoopbackAddr(t), "--etcd-listen", "http://" + freeLoopbackAddr(t)}, common...)
 	c.restartDev(t)
 	for _, id := range []string{"1", "2"} {
@@ -52,7 +52,7 @@ func startCluster(t *testing.T) *testCluster {
 		m.restart(t)
 		c.others = append(c.others, m)
 	}
-	c.waitBrokers(t, 3)
+	waitRegistered(t, c.dev.Kafka, 3)
 	return c
 }
 
@@ -71,10 +71,10 @@ func (c *testCluster) brokers() []string {
 	return out
 }
 
-// waitBrokers waits until n brokers are registered.
-func (c *testCluster) waitBrokers(t *testing.T, n int) {
+// waitRegistered waits until the broker at addr reports n brokers.
+func waitRegistered(t *testing.T, addr string, n int) {
 	t.Helper()
-	adm := admin(t, c.dev.Kafka)
+	adm := admin(t, addr)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		md, err := adm.BrokerMetadata(ctxFor(t, 5*time.Second))

@@ -57,7 +57,7 @@ again from etcd and the bucket.`,
 			if err != nil {
 				return fmt.Errorf("--etcd-endpoints %v: etcd unreachable: %w", endpoints, err)
 			}
-			return runBroker(ctx, cmd.OutOrStdout(), []*serverFlags{&f}, log, meta.NewStore(cli, prefix), "")
+			return runBroker(ctx, cmd.OutOrStdout(), &f, nil, log, meta.NewStore(cli, prefix), "")
 		},
 	}
 	f.register(cmd, false)

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -65,6 +66,14 @@ func setFromYAML(flags *pflag.FlagSet, f *pflag.Flag, v any) error {
 		for i, p := range list {
 			parts[i] = fmt.Sprint(p)
 		}
+		return flags.Set(f.Name, strings.Join(parts, ","))
+	}
+	if m, ok := v.(map[string]any); ok {
+		parts := make([]string, 0, len(m))
+		for k, e := range m {
+			parts = append(parts, k+"="+fmt.Sprint(e))
+		}
+		slices.Sort(parts)
 		return flags.Set(f.Name, strings.Join(parts, ","))
 	}
 	return flags.Set(f.Name, fmt.Sprint(v))

@@ -585,6 +585,7 @@ func (c *consumer) runDirect(ctx context.Context, mode startMode, arg int64) err
 	cl, err := c.cf.newClient(
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{c.topic: assign}),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.KeepControlRecords(),
 	)
 	if err != nil {
 		return err
@@ -646,6 +647,7 @@ func (c *consumer) runGroup(ctx context.Context) error {
 		kgo.OnPartitionsAssigned(onAssigned),
 		kgo.OnPartitionsRevoked(onRevoked),
 		kgo.OnPartitionsLost(onLost),
+		kgo.KeepControlRecords(),
 	)
 	if err != nil {
 		return err
@@ -743,6 +745,12 @@ func (c *consumer) loop(ctx context.Context, cl *kgo.Client, pr *progress, filte
 				if below := pr.saw(r.Partition, r.Offset); filterPastEnd && !below {
 					continue
 				}
+			}
+			// Control records (a leader change's first entry, transaction
+			// markers) are kept only so that a partition whose log ends with
+			// one reaches its end.
+			if r.Attrs.IsControl() {
+				continue
 			}
 			if c.opts.maxMessages > 0 && c.printed >= c.opts.maxMessages {
 				break

@@ -28,7 +28,8 @@ Starting again with the same --data-dir keeps every acknowledged record,
 topic and committed consumer group offset. Ctrl-C or SIGTERM shuts down
 cleanly.`,
 		Example: `  strata dev
-  strata dev --brokers 3          # three brokers in this process: topics get 3 replicas
+  strata dev --brokers 3          # three brokers (two child processes): topics get 3 replicas;
+                                  # kill -9 a child's pid (logged) to watch its partitions fail over
   strata dev --data-dir /tmp/strata --kafka-addr 127.0.0.1:19092 --http-addr 127.0.0.1:18080
   kcat -b 127.0.0.1:9092 -L`,
 		Args: cobra.NoArgs,
@@ -54,42 +55,25 @@ cleanly.`,
 				return fmt.Errorf("embedded etcd: %w", err)
 			}
 			defer cli.Close()
-			flags, err := f.cluster(brokers)
-			if err != nil {
-				return err
+			if brokers < 1 || brokers > 9 {
+				return fmt.Errorf("--brokers %d: must be between 1 and 9", brokers)
 			}
-			return runBroker(ctx, cmd.OutOrStdout(), flags, log, meta.NewStore(cli, ""), "etcd="+etcd.ClientURL())
+			var more []string
+			if brokers > 1 {
+				children, err := startDevChildren(ctx, cmd, &f, brokers, etcd.ClientURL(), log)
+				if err != nil {
+					return fmt.Errorf("--brokers %d: %w", brokers, err)
+				}
+				defer children.stop()
+				more = children.kafkaAddrs()
+			}
+			return runBroker(ctx, cmd.OutOrStdout(), &f, more, log, meta.NewStore(cli, ""), "etcd="+etcd.ClientURL())
 		},
 	}
 	f.register(cmd, true)
 	cmd.Flags().StringVar(&etcdURL, "etcd-listen", "http://127.0.0.1:2379", "client URL of the embedded etcd (port 0 picks a free port)")
-	cmd.Flags().IntVar(&brokers, "brokers", 1, "brokers to run in this process (ids 0..N-1; broker i listens on the --kafka-addr port + i and keeps its WAL in DATA-DIR/broker-i), to try replication and failover")
+	cmd.Flags().IntVar(&brokers, "brokers", 1, "brokers to run, to try replication and failover: broker 0 in this process, brokers 1..N-1 as child processes (\"strata broker\") that listen on the --kafka-addr port + i, keep their WAL in DATA-DIR/broker-i, and are started again 5s after they exit")
 	return cmd
-}
-
-// cluster returns the flags of n brokers in one process: broker 0 is f;
-// broker i uses the ports of f plus i (0 stays 0: a free port), its own
-// data directory DATA-DIR/broker-i, and the same object store.
-func (f *serverFlags) cluster(n int) ([]*serverFlags, error) {
-	if n < 1 || n > 9 {
-		return nil, fmt.Errorf("--brokers %d: must be between 1 and 9", n)
-	}
-	flags := []*serverFlags{f}
-	for i := 1; i < n; i++ {
-		g := *f
-		g.id = int32(i)
-		g.dataDir = filepath.Join(f.dataDir, fmt.Sprintf("broker-%d", i))
-		g.httpAddr = ""
-		var err error
-		if g.kafkaAddr, err = shiftPort(f.kafkaAddr, i); err != nil {
-			return nil, fmt.Errorf("--kafka-addr %q: %w", f.kafkaAddr, err)
-		}
-		if g.objects.endpoint == "" && g.objects.dir == "" {
-			g.objects.dir = filepath.Join(f.dataDir, "objects")
-		}
-		flags = append(flags, &g)
-	}
-	return flags, nil
 }
 
 // shiftPort adds i to addr's port (a port of 0 stays 0).

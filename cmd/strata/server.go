@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -36,9 +37,12 @@ type serverFlags struct {
 	partitions      int32
 	replication     int16
 	replicationAddr string
+	replicationPeer map[string]string
+	replicationDial map[int32]string // replicationPeer, validated
 	maxRequestBytes int32
 	walSegmentBytes int64
 	walNoSync       bool
+	walVolatile     bool
 	sessionTTL      time.Duration
 	logLevel        string
 	logFormat       string
@@ -65,10 +69,13 @@ func (f *serverFlags) register(cmd *cobra.Command, dev bool) {
 	fs.Int32Var(&f.partitions, "default-partitions", 1, "partitions of auto-created topics and of topics created with -1 (num.partitions)")
 	fs.Int16Var(&f.replication, "default-replication-factor", 3, "replicas of auto-created topics and of topics created with -1, capped by the live brokers (default.replication.factor)")
 	fs.StringVar(&f.replicationAddr, "replication-addr", "127.0.0.1:0", "address where this broker accepts its partition leaders' replication connections; other brokers must reach it (an unspecified host such as 0.0.0.0 is advertised with the advertised Kafka host)")
+	fs.StringToStringVar(&f.replicationPeer, "replication-peer", nil, "ID=HOST:PORT: dial broker ID's replication listener at this address instead of the one it registered (address translation); repeat or separate with commas")
 	fs.Int32Var(&f.maxRequestBytes, "max-request-bytes", 100<<20, "largest request accepted; larger ones close the connection (socket.request.max.bytes)")
 	fs.Int64Var(&f.walSegmentBytes, "wal-segment-bytes", 64<<20, "size at which the write-ahead log starts a new segment file")
 	fs.BoolVar(&f.walNoSync, "wal-no-sync", false, "acknowledge writes without fsync (unsafe: a crash can lose acknowledged records; for benchmarks only)")
-	fs.DurationVar(&f.sessionTTL, "session-ttl", 10*time.Second, "etcd lease TTL of the broker's registration")
+	fs.BoolVar(&f.walVolatile, "wal-volatile-writes", false, "keep write-ahead log writes in memory until their fsync, so that SIGKILL loses un-fsynced writes as a power loss would (crash tests only)")
+	fs.MarkHidden("wal-volatile-writes")
+	fs.DurationVar(&f.sessionTTL, "session-ttl", 2*time.Second, "etcd lease TTL of the broker's registration: a broker that stops renewing it for this long loses its partitions' leadership to their other replicas")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	if !dev {
@@ -114,6 +121,20 @@ func (f *serverFlags) validate(cmd *cobra.Command) error {
 	if _, _, err := net.SplitHostPort(f.replicationAddr); err != nil {
 		return bad("replication-addr", "%q: want host:port", f.replicationAddr)
 	}
+	f.replicationDial = nil
+	for id, addr := range f.replicationPeer {
+		n, err := strconv.ParseInt(id, 10, 32)
+		if err != nil || n < 0 {
+			return bad("replication-peer", "%q: want a broker id (a number) before '='", id)
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return bad("replication-peer", "%s=%q: want host:port", id, addr)
+		}
+		if f.replicationDial == nil {
+			f.replicationDial = map[int32]string{}
+		}
+		f.replicationDial[int32(n)] = addr
+	}
 	if f.maxRequestBytes < 1024 {
 		return bad("max-request-bytes", "%d: must be at least 1024", f.maxRequestBytes)
 	}
@@ -151,10 +172,12 @@ func (f *serverFlags) brokerConfig(log *slog.Logger, reg prometheus.Registerer) 
 		AutoCreateTopics:         f.autoCreate,
 		DefaultPartitions:        f.partitions,
 		ReplicationAddr:          f.replicationAddr,
+		ReplicationPeers:         f.replicationDial,
 		DefaultReplicationFactor: f.replication,
 		MaxRequestBytes:          f.maxRequestBytes,
 		WALSegmentBytes:          f.walSegmentBytes,
 		WALNoSync:                f.walNoSync,
+		WALVolatileWrites:        f.walVolatile,
 		WALMaxBytes:              f.tier.walMaxBytes,
 		SessionTTL:               f.sessionTTL,
 		Logger:                   log,
@@ -248,29 +271,18 @@ func (s *server) close() {
 	s.closers = nil
 }
 
-// runBroker starts a server on store for each of flags (one per broker:
-// "strata dev --brokers N" runs several in one process), serves HTTP for
-// the first, prints where they listen and runs until ctx ends, then shuts
-// down cleanly.
-func runBroker(ctx context.Context, out io.Writer, flags []*serverFlags, log *slog.Logger, store *meta.Store, extra string) error {
-	var servers []*server
-	defer func() {
-		for _, s := range servers {
-			s.close()
-		}
-	}()
-	for _, f := range flags {
-		s, err := startServer(ctx, f, log.With("broker", f.id), store)
-		if err != nil {
-			return err
-		}
-		servers = append(servers, s)
+// runBroker starts the broker of f on store, serves HTTP, prints where it
+// listens (with the Kafka listeners of more brokers: "strata dev --brokers
+// N") and runs until ctx ends, then shuts down cleanly.
+func runBroker(ctx context.Context, out io.Writer, f *serverFlags, more []string, log *slog.Logger, store *meta.Store, extra string) error {
+	s, err := startServer(ctx, f, log.With("broker", f.id), store)
+	if err != nil {
+		return err
 	}
-	f, s := flags[0], servers[0]
+	defer s.close()
 	var httpLn net.Listener
 	var srv *http.Server
 	if f.httpAddr != "" {
-		var err error
 		httpLn, err = net.Listen("tcp", f.httpAddr)
 		if err != nil {
 			return fmt.Errorf("--http-addr %s: %w", f.httpAddr, err)
@@ -279,12 +291,9 @@ func runBroker(ctx context.Context, out io.Writer, flags []*serverFlags, log *sl
 		go srv.Serve(httpLn)
 		defer srv.Close()
 	}
-	served := make(chan error, len(servers))
-	var kafka []string
-	for _, s := range servers {
-		go func() { served <- s.broker.Serve() }()
-		kafka = append(kafka, s.broker.Addr().String())
-	}
+	served := make(chan error, 1)
+	go func() { served <- s.broker.Serve() }()
+	kafka := append([]string{s.broker.Addr().String()}, more...)
 
 	lines := []string{"kafka=" + strings.Join(kafka, ",")}
 	if httpLn != nil {
@@ -309,10 +318,6 @@ func runBroker(ctx context.Context, out io.Writer, flags []*serverFlags, log *sl
 		srv.Shutdown(shut)
 		cancel()
 	}
-	for _, s := range servers {
-		s.close()
-	}
-	servers = nil
 	return nil
 }
 

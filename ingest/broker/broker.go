@@ -43,7 +43,12 @@ type Config struct {
 	// replication connections (default 127.0.0.1:0); other brokers must
 	// reach it at the listener's address.
 	ReplicationAddr string
-	DataDir         string // the WAL lives in DataDir/wal
+	// ReplicationPeers overrides, by broker id, the address this broker
+	// dials to reach another broker's replication listener (instead of the
+	// one that broker registered): for address translation, and for tests
+	// that put a proxy between each pair of brokers.
+	ReplicationPeers map[int32]string
+	DataDir          string // the WAL lives in DataDir/wal
 
 	AutoCreateTopics         bool
 	DefaultPartitions        int32 // num.partitions, default 1
@@ -52,6 +57,9 @@ type Config struct {
 	MaxRequestBytes int32 // socket.request.max.bytes, default 100 MiB
 	WALSegmentBytes int64 // default 64 MiB
 	WALNoSync       bool  // skip fsync: never in production
+	// WALVolatileWrites keeps WAL writes in memory until their fsync
+	// (wal.NewVolatileFS), for crash tests across processes.
+	WALVolatileWrites bool
 	// WALMaxBytes: while the WAL holds this much (tiering is behind),
 	// produce requests get a retriable KAFKA_STORAGE_ERROR. 0: no limit.
 	WALMaxBytes     int64
@@ -211,10 +219,15 @@ func New(ctx context.Context, cfg Config, store *meta.Store) (*Broker, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
+	var walFS wal.FS
+	if cfg.WALVolatileWrites {
+		walFS = wal.NewVolatileFS(wal.OSFS())
+	}
 	b.wal, err = wal.Open(wal.Options{
 		Dir:         filepath.Join(cfg.DataDir, "wal"),
 		SegmentSize: cfg.WALSegmentBytes,
 		NoSync:      cfg.WALNoSync,
+		FS:          walFS,
 		Logger:      b.log,
 		Registerer:  cfg.Registerer,
 	})

@@ -31,6 +31,15 @@ type replicaState struct {
 	peers      map[int32]*replication.Peer
 	leading    map[partition.ID]int32 // epoch of a takeover started or done
 	appointing map[partition.ID]int32 // epoch whose failed leader we try to replace
+	stalls     map[partition.ID]stall // led partitions whose high watermark is behind their log end
+}
+
+// stall records since when a led partition's high watermark has not moved
+// while records wait for a quorum.
+type stall struct {
+	epoch int32
+	hw    int64
+	since time.Time
 }
 
 // peer returns the connection to broker id, creating it.
@@ -49,8 +58,12 @@ func (b *Broker) peer(id int32) *replication.Peer {
 	return p
 }
 
-// replicationAddr looks up a live broker's replication listener.
+// replicationAddr looks up a live broker's replication listener, unless
+// the configuration names another address to dial it at.
 func (b *Broker) replicationAddr(id int32) (string, error) {
+	if addr := b.cfg.ReplicationPeers[id]; addr != "" {
+		return addr, nil
+	}
 	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
 	defer cancel()
 	brokers, err := b.brokers(ctx)
@@ -129,7 +142,7 @@ func (b *Broker) takeover(t meta.Topic, p int32, l *partition.Log, st meta.Parti
 			return
 		}
 		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
-		src, _, err := replication.Recover(ctx, l, st.Epoch, b.cfg.NodeID, st.Replicas, peers)
+		src, _, err := replication.Recover(ctx, l, st.Epoch, b.cfg.NodeID, st.Replicas, b.livePeers(ctx, peers))
 		cancel()
 		if err != nil {
 			log.Warn("recovery waits for a quorum of replicas", "err", err)
@@ -155,6 +168,24 @@ func (b *Broker) takeover(t meta.Topic, p int32, l *partition.Log, st meta.Parti
 		log.Info("leading after recovery")
 		return
 	}
+}
+
+// livePeers returns the peers whose brokers are registered in etcd. A
+// recovery asks only them: the source it picks must be able to lead, and
+// a quorum of live replicas holds every acknowledged entry as well as any
+// other quorum does.
+func (b *Broker) livePeers(ctx context.Context, peers map[int32]*replication.Peer) map[int32]*replication.Peer {
+	brokers, err := b.brokers(ctx)
+	if err != nil {
+		return peers
+	}
+	live := map[int32]*replication.Peer{}
+	for _, bi := range brokers {
+		if p := peers[bi.ID]; p != nil {
+			live[bi.ID] = p
+		}
+	}
+	return live
 }
 
 func (b *Broker) stillLeading(id partition.ID, epoch int32) bool {
@@ -219,12 +250,14 @@ func (b *Broker) setPartitionState(c meta.PartitionChange) *topicInfo {
 }
 
 // failoverInterval is how often a broker looks for replicated partitions
-// whose leader's broker has left etcd (its lease expired).
+// whose leader's broker has left etcd (its lease expired), and for led
+// partitions that cannot reach a quorum.
 const failoverInterval = 500 * time.Millisecond
 
 // watchLeaders replaces leaders whose broker is gone: each live replica
 // tries after a delay that grows with its rank among them, and etcd lets
-// one win (AppointLeader); the winner takes over through the watch.
+// one win (AppointLeader); the winner takes over through the watch. It
+// also resigns the leadership of partitions that cannot commit (resignStalled).
 func (b *Broker) watchLeaders() {
 	tick := time.NewTicker(failoverInterval)
 	defer tick.Stop()
@@ -244,43 +277,116 @@ func (b *Broker) watchLeaders() {
 		for _, bi := range brokers {
 			live[bi.ID] = true
 		}
+		stalled := map[partition.ID]bool{}
 		for _, t := range b.allTopics() {
 			for p, st := range t.parts {
-				if len(st.Replicas) < 2 || live[st.Leader] || !slices.Contains(st.Replicas, b.cfg.NodeID) {
+				if len(st.Replicas) < 2 || !slices.Contains(st.Replicas, b.cfg.NodeID) {
 					continue
 				}
 				id := partition.ID{Topic: t.ID, Partition: int32(p)}
-				b.repl.mu.Lock()
-				if b.repl.appointing == nil {
-					b.repl.appointing = map[partition.ID]int32{}
-				}
-				busy := b.repl.appointing[id] == st.Epoch+1
-				b.repl.appointing[id] = st.Epoch + 1
-				b.repl.mu.Unlock()
-				if busy {
-					continue
-				}
-				rank := 0
-				for _, r := range st.Replicas {
-					if live[r] && r < b.cfg.NodeID {
-						rank++
+				switch {
+				case st.Leader == b.cfg.NodeID:
+					if b.resignStalled(t, id, st, live) {
+						stalled[id] = true
 					}
+				case !live[st.Leader]:
+					b.replaceLeader(t, id, st, live)
 				}
-				b.wg.Add(1)
-				go func() {
-					defer b.wg.Done()
-					if !sleep(b.ctx, time.Duration(rank)*200*time.Millisecond+time.Duration(rand.IntN(50))*time.Millisecond) {
-						return
-					}
-					ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
-					defer cancel()
-					if _, err := b.meta.AppointLeader(ctx, t.ID, int32(p), st.Epoch, b.cfg.NodeID); err == nil {
-						b.log.Info("replacing a leader whose broker is gone", "topic", t.Name, "partition", p, "old_leader", st.Leader, "epoch", st.Epoch+1)
-					}
-				}()
 			}
 		}
+		b.repl.mu.Lock()
+		for id := range b.repl.stalls {
+			if !stalled[id] {
+				delete(b.repl.stalls, id)
+			}
+		}
+		b.repl.mu.Unlock()
 	}
+}
+
+// replaceLeader tries, after a delay growing with its rank among the live
+// replicas, to appoint this broker leader of a partition whose leader's
+// broker is gone.
+func (b *Broker) replaceLeader(t *topicInfo, id partition.ID, st meta.PartitionState, live map[int32]bool) {
+	b.repl.mu.Lock()
+	if b.repl.appointing == nil {
+		b.repl.appointing = map[partition.ID]int32{}
+	}
+	busy := b.repl.appointing[id] == st.Epoch+1
+	b.repl.appointing[id] = st.Epoch + 1
+	b.repl.mu.Unlock()
+	if busy {
+		return
+	}
+	rank := 0
+	for _, r := range st.Replicas {
+		if live[r] && r < b.cfg.NodeID {
+			rank++
+		}
+	}
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		if !sleep(b.ctx, time.Duration(rank)*200*time.Millisecond+time.Duration(rand.IntN(50))*time.Millisecond) {
+			return
+		}
+		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+		defer cancel()
+		if _, err := b.meta.AppointLeader(ctx, t.ID, id.Partition, st.Epoch, b.cfg.NodeID); err == nil {
+			b.log.Info("replacing a leader whose broker is gone", "topic", t.Name, "partition", id.Partition, "old_leader", st.Leader, "epoch", st.Epoch+1)
+		}
+	}()
+}
+
+// resignStalled hands the leadership of a led partition to another live
+// replica when records have waited for a quorum for a whole session TTL
+// while the high watermark stood still: this broker is cut off from its
+// followers (or its disk stalls), while they may still form a quorum
+// together. It reports whether the partition is stalled.
+func (b *Broker) resignStalled(t *topicInfo, id partition.ID, st meta.PartitionState, live map[int32]bool) bool {
+	l := b.parts.Log(id)
+	if l == nil || !b.stillLeading(id, st.Epoch) {
+		return false
+	}
+	off := l.Offsets()
+	if off.LogEnd <= off.HighWatermark {
+		return false
+	}
+	now := time.Now()
+	b.repl.mu.Lock()
+	if b.repl.stalls == nil {
+		b.repl.stalls = map[partition.ID]stall{}
+	}
+	s, ok := b.repl.stalls[id]
+	if !ok || s.epoch != st.Epoch || s.hw != off.HighWatermark {
+		s = stall{epoch: st.Epoch, hw: off.HighWatermark, since: now}
+		b.repl.stalls[id] = s
+	}
+	b.repl.mu.Unlock()
+	if now.Sub(s.since) < b.cfg.SessionTTL {
+		return true
+	}
+	to := int32(-1)
+	for _, r := range st.Replicas {
+		if r != b.cfg.NodeID && live[r] {
+			to = r
+			break
+		}
+	}
+	if to < 0 {
+		return true // nobody to hand over to: wait
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+	defer cancel()
+	if _, err := b.meta.AppointLeader(ctx, t.ID, id.Partition, st.Epoch, to); err != nil {
+		if !errors.Is(err, meta.ErrEpochMoved) {
+			b.log.Warn("resign a stalled leadership", "topic", t.Name, "partition", id.Partition, "err", err)
+		}
+		return true
+	}
+	b.log.Warn("resigned leadership: no quorum acknowledged for a session TTL", "topic", t.Name, "partition", id.Partition,
+		"epoch", st.Epoch, "high_watermark", off.HighWatermark, "log_end", off.LogEnd, "to", to)
+	return false
 }
 
 // sleep waits d or until ctx ends (false).

@@ -516,8 +516,9 @@ type Reader interface {
 	// Read returns whole batches holding offsets at or after offset and
 	// below the high watermark, up to maxBytes in total except that the
 	// first batch is returned whatever its size when minOne is set. A read
-	// at the high watermark returns no batches; a read outside
-	// [log start, high watermark] fails with OFFSET_OUT_OF_RANGE. A read
+	// at or above the high watermark (up to the log end) returns no
+	// batches; a read outside [log start, log end] fails with
+	// OFFSET_OUT_OF_RANGE. A read
 	// of tiered offsets may return fewer batches than fit: the next read
 	// continues where it stopped.
 	Read(ctx context.Context, offset int64, maxBytes int, minOne bool) (ReadResult, error)
@@ -541,9 +542,16 @@ func (l *Log) Read(ctx context.Context, offset int64, maxBytes int, minOne bool)
 func (l *Log) read(ctx context.Context, offset int64, maxBytes int, minOne bool) (ReadResult, error) {
 	l.mu.Lock()
 	off := l.offsetsLocked()
-	if offset < off.LogStart || offset > off.HighWatermark {
+	if offset < off.LogStart || offset > off.LogEnd {
 		l.mu.Unlock()
-		return ReadResult{Offsets: off}, fmt.Errorf("partition %s: offset %d outside [%d, %d]: %w", l.id, offset, off.LogStart, off.HighWatermark, kerr.OffsetOutOfRange)
+		return ReadResult{Offsets: off}, fmt.Errorf("partition %s: offset %d outside [%d, %d]: %w", l.id, offset, off.LogStart, off.LogEnd, kerr.OffsetOutOfRange)
+	}
+	if offset >= off.HighWatermark {
+		// Not acknowledged yet. A new leader's high watermark can be
+		// behind the one its predecessor showed until its epoch's first
+		// entry is acknowledged: a consumer there waits, as in Kafka.
+		l.mu.Unlock()
+		return ReadResult{Offsets: off}, nil
 	}
 	if hot := l.hotStartLocked(); offset < hot {
 		l.mu.Unlock()

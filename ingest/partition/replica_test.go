@@ -206,3 +206,29 @@ func TestReadAcknowledgedBeforeLocalSync(t *testing.T) {
 		t.Fatalf("read of a batch acknowledged before the local fsync: %d bytes, %+v, %v", len(res.Batches), res.Offsets, err)
 	}
 }
+
+// TestReadAboveHighWatermark checks that offsets between the high
+// watermark and the log end read as empty, not out of range: a new leader's
+// high watermark can be behind the one its predecessor showed consumers
+// until its epoch's first entry is acknowledged, and a consumer there must
+// wait rather than reset its position.
+func TestReadAboveHighWatermark(t *testing.T) {
+	l := NewManager(openWAL(t, wal.NewMemFS()), nil, 7).Open(ID{Topic: testTopic})
+	if _, err := replicate(t, l, 1, leaderBatch(t, 0, 1, 3, -1, -1), leaderBatch(t, 3, 1, 6, -1, -1)); err != nil {
+		t.Fatal(err)
+	}
+	l.SetHighWatermark(3)
+	ctx := t.Context()
+	for _, off := range []int64{3, 5, 9} {
+		res, err := l.Read(ctx, off, 1<<20, true)
+		if err != nil || len(res.Batches) != 0 || res.HighWatermark != 3 || res.LogEnd != 9 {
+			t.Fatalf("Read(%d) = %d bytes, %+v, %v; want nothing, high watermark 3, log end 9", off, len(res.Batches), res.Offsets, err)
+		}
+	}
+	if res, err := l.Read(ctx, 0, 1<<20, true); err != nil || len(res.Batches) == 0 {
+		t.Fatalf("Read(0) = %d bytes, %v", len(res.Batches), err)
+	}
+	if _, err := l.Read(ctx, 10, 1<<20, true); !errors.Is(err, kerr.OffsetOutOfRange) {
+		t.Fatalf("Read past the log end: %v, want OFFSET_OUT_OF_RANGE", err)
+	}
+}
