@@ -91,6 +91,7 @@ type Log struct {
 		producers   map[int64]*producer
 		failed      error          // the WAL refused an append
 		appendHooks map[int]func() // called after every append, under mu
+		replicated  bool           // leads with followers: keep the tail
 		nextHook    int
 	}
 	// tail keeps the leader's batches that its WAL has not synced yet, so
@@ -136,6 +137,7 @@ func (l *Log) BecomeLeader(epoch int32, replicas []int32, ackQuorum int) error {
 		return fmt.Errorf("partition %s: %w", l.id, err)
 	}
 	l.mu.epoch = epoch
+	l.mu.replicated = len(replicas) > 1
 	if n := len(l.mu.epochs); n == 0 || l.mu.epochs[n-1].Epoch < epoch {
 		l.mu.epochs = append(l.mu.epochs, quorum.EpochStart{Epoch: epoch, Start: l.mu.next})
 	}
@@ -337,7 +339,7 @@ func (l *Log) writeLocked(b []byte, h batch.Header, prod *producer) error {
 		prod.record(&h)
 		prod.lastMs = l.now().UnixMilli()
 	}
-	if len(l.mu.appendHooks) > 0 {
+	if l.mu.replicated {
 		l.tail.Lock()
 		l.tail.batches = append(l.tail.batches, tailBatch{base: h.BaseOffset, last: h.LastOffset(), b: bytes.Clone(b)})
 		l.tail.Unlock()
@@ -598,6 +600,8 @@ func (l *Log) readSpan(s span, buf []byte) ([]byte, error) {
 		if t, ok := l.tailAt(s.base); ok {
 			return append(buf, t...), nil
 		}
+		// The sync completed in between and trimmed the tail.
+		return l.readBatch(s.pos, buf)
 	}
 	return b, err
 }

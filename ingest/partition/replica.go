@@ -230,6 +230,13 @@ func (l *Log) truncateLocked(offset int64) {
 			delete(l.mu.producers, id)
 		}
 	}
+	l.tail.Lock()
+	k := 0
+	for k < len(l.tail.batches) && l.tail.batches[k].base < l.mu.next {
+		k++
+	}
+	l.tail.batches = slices.Clip(l.tail.batches[:k])
+	l.tail.Unlock()
 }
 
 func (l *Log) replayTruncate(offset int64) {
@@ -336,6 +343,7 @@ func (l *Log) LeadRecovered(epoch int32, replicas []int32, ackQuorum int) (*Pend
 	start := l.mu.next
 	t.RequireEpochStart(start)
 	l.mu.epoch = epoch
+	l.mu.replicated = len(replicas) > 1
 	l.ack.Lock()
 	l.ack.quorum = t
 	l.ack.Unlock()
