@@ -1,0 +1,186 @@
+package plan
+
+import (
+	"strings"
+
+	"github.com/apache/arrow/go/v17/arrow"
+
+	"github.com/strata-log/strata/compute/expr"
+	"github.com/strata-log/strata/compute/schema"
+	"github.com/strata-log/strata/compute/sql"
+)
+
+// Names of the window bounds in a windowed aggregation's output.
+const (
+	WindowStart = "WINDOWSTART"
+	WindowEnd   = "WINDOWEND"
+)
+
+// planAggregation plans GROUP BY: the aggregation's input projection, the
+// aggregation, HAVING and the select list over its output.
+func (out *Query) planAggregation(q *sql.Query, in *binder, calls []*sql.Call, src *Source) error {
+	a := &Aggregation{}
+	add := func(e expr.Expr, name string) int {
+		a.Pre = append(a.Pre, e)
+		a.PreNames = append(a.PreNames, name)
+		return len(a.Pre) - 1
+	}
+	for i, f := range out.Input.Fields()[:schema.NumPseudoColumns] {
+		add(expr.Column(i, f.Name, f.Type), f.Name)
+	}
+	a.Offset = schema.RowOffsetIndex
+	a.Time = schema.RowTimeIndex
+	if src.Timestamp != "" {
+		c, err := in.sc.resolve(&sql.ColumnRef{Name: src.Timestamp})
+		if err != nil {
+			return err
+		}
+		a.Time = add(expr.Column(c.index, c.name, c.typ), "__TIME")
+	}
+
+	// The group keys: their output names are the column's name for a plain
+	// column, else KSQL_COL_n as ksqlDB names them.
+	keyCols := map[string]column{}
+	keyNames := map[string]bool{}
+	var outFields []arrow.Field
+	for i, g := range q.GroupBy {
+		e, err := in.bind(g)
+		if err != nil {
+			return err
+		}
+		name := ""
+		if ref, ok := g.(*sql.ColumnRef); ok {
+			name = ref.Name
+		} else {
+			name = "KSQL_COL_" + itoa(i)
+		}
+		a.Keys = append(a.Keys, add(e, name))
+		keyCols[g.String()] = column{name: name, index: len(outFields), typ: e.Type()}
+		keyNames[g.String()] = true
+		outFields = append(outFields, arrow.Field{Name: name, Type: e.Type(), Nullable: true})
+	}
+	if w := q.Window; w != nil {
+		a.Window = &Window{Kind: w.Kind, Size: w.Size.Duration}
+		if w.Advance != nil {
+			a.Window.Advance = w.Advance.Duration
+		}
+		if w.Grace != nil {
+			a.Window.Grace, a.Window.HasGrace = w.Grace.Duration, true
+		}
+		for _, n := range []string{WindowStart, WindowEnd} {
+			keyCols[n] = column{name: n, index: len(outFields), typ: arrow.FixedWidthTypes.Timestamp_ms}
+			outFields = append(outFields, arrow.Field{Name: n, Type: arrow.FixedWidthTypes.Timestamp_ms, Nullable: true})
+		}
+	} else if q.Emit == sql.EmitFinal {
+		return errorf(q, "EMIT FINAL needs a WINDOW")
+	}
+
+	aggCols := map[string]column{}
+	for i, c := range calls {
+		call := AggCall{Name: strings.ToUpper(c.Name), Arg: -1, Out: "KSQL_AGG_" + itoa(i)}
+		var argType arrow.DataType
+		switch {
+		case c.Star:
+			if call.Name != "COUNT" {
+				return errorf(c, "%s(*) is not an aggregate: only COUNT(*) takes *", call.Name)
+			}
+		case len(c.Args) != 1:
+			return errorf(c, "%s takes one argument, got %d", call.Name, len(c.Args))
+		default:
+			e, err := in.bind(c.Args[0])
+			if err != nil {
+				return err
+			}
+			argType = e.Type()
+			call.Arg = add(e, "__ARG_"+itoa(i))
+		}
+		if c.Distinct {
+			if call.Name != "COUNT" {
+				return errorf(c, "DISTINCT is supported in COUNT(DISTINCT x) only")
+			}
+			call.Name = "COUNT_DISTINCT"
+		}
+		t, err := aggType(call.Name, argType)
+		if err != nil {
+			return errorf(c, "%v", err)
+		}
+		call.Type = t
+		a.Calls = append(a.Calls, call)
+		aggCols[c.String()] = column{name: call.Out, index: len(outFields), typ: t}
+		outFields = append(outFields, arrow.Field{Name: call.Out, Type: t, Nullable: true})
+	}
+	a.Output = arrow.NewSchema(outFields, nil)
+	out.Agg = a
+
+	// HAVING and the select list see the group keys (by their expression or
+	// their name), the window bounds and the aggregates.
+	post := &binder{sc: &scope{}, aggs: map[string]column{}}
+	for k, c := range keyCols {
+		post.aggs[k] = c
+		post.sc.cols = append(post.sc.cols, column{name: c.name, index: c.index, typ: c.typ})
+	}
+	for k, c := range aggCols {
+		post.aggs[k] = c
+	}
+	if q.Having != nil {
+		h, err := post.bind(q.Having)
+		if err != nil {
+			return groupByHint(err)
+		}
+		if h.Type().ID() != arrow.BOOL {
+			return errorf(q.Having, "HAVING must be a BOOLEAN condition, not %s", expr.SQLType(h.Type()))
+		}
+		out.Having = h
+	}
+	if a.Window != nil {
+		keyNames[WindowStart], keyNames[WindowEnd] = true, true
+	}
+	if err := out.project(q.Select, post, keyNames); err != nil {
+		return groupByHint(err)
+	}
+	return nil
+}
+
+// groupByHint explains an unresolved column after GROUP BY.
+func groupByHint(err error) error {
+	if pe, ok := err.(*Error); ok && strings.Contains(pe.Msg, "cannot be resolved") {
+		pe.Msg = strings.SplitN(pe.Msg, ";", 2)[0] + ": after GROUP BY, a column must be a group key or inside an aggregate"
+	}
+	return err
+}
+
+// aggType is the output type of aggregate name over arg (nil for COUNT(*)).
+func aggType(name string, arg arrow.DataType) (arrow.DataType, error) {
+	switch name {
+	case "COUNT", "COUNT_DISTINCT":
+		return arrow.PrimitiveTypes.Int64, nil
+	case "AVG":
+		if !isNumeric(arg) {
+			return nil, errf("AVG needs a numeric argument, not %s", expr.SQLType(arg))
+		}
+		return arrow.PrimitiveTypes.Float64, nil
+	case "SUM":
+		switch arg.ID() {
+		case arrow.INT32, arrow.INT64:
+			return arrow.PrimitiveTypes.Int64, nil
+		case arrow.FLOAT64:
+			return arrow.PrimitiveTypes.Float64, nil
+		case arrow.DECIMAL128:
+			return expr.Decimal(38, arg.(*arrow.Decimal128Type).Scale), nil
+		}
+		return nil, errf("SUM needs a numeric argument, not %s", expr.SQLType(arg))
+	case "MIN", "MAX", "LATEST_BY_OFFSET", "EARLIEST_BY_OFFSET":
+		return arg, nil
+	case "COLLECT_LIST":
+		return arrow.ListOf(arg), nil
+	}
+	return nil, errf("unknown aggregate %s", name)
+}
+
+func isNumeric(t arrow.DataType) bool {
+	switch t.ID() {
+	case arrow.INT32, arrow.INT64, arrow.FLOAT64, arrow.DECIMAL128:
+		return true
+	}
+	return false
+}

@@ -1,0 +1,96 @@
+package plan
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/strata-log/strata/compute/schema"
+	"github.com/strata-log/strata/compute/sql"
+)
+
+type catalog map[string]*Source
+
+func (c catalog) Source(name string) (*Source, bool) { s, ok := c[name]; return s, ok }
+
+func testCatalog(t *testing.T) catalog {
+	t.Helper()
+	s, err := schema.New(
+		schema.Column{Name: "CARD_NUMBER", Type: schema.String},
+		schema.Column{Name: "AMOUNT", Type: schema.Double},
+		schema.Column{Name: "MERCHANT", Type: schema.String},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return catalog{"AUTHORIZATION_ATTEMPTS": {Name: "AUTHORIZATION_ATTEMPTS", Kind: sql.Stream, Topic: "authorization_attempts",
+		Schema: s, KeyFormat: schema.Format{Kind: schema.None}, ValueFormat: schema.Format{Kind: schema.JSON}}}
+}
+
+func plan(t *testing.T, cat catalog, src string) (*Query, error) {
+	t.Helper()
+	st, err := sql.ParseStatement(src)
+	if err != nil {
+		t.Fatalf("parse %q: %v", src, err)
+	}
+	q, ok := st.(*sql.Query)
+	if !ok {
+		q = st.(*sql.CreateAsSelect).Query
+	}
+	return PlanQuery(q, cat)
+}
+
+func TestPlanSeedQuery(t *testing.T) {
+	q, err := plan(t, testCatalog(t), `CREATE STREAM possible_fraud AS SELECT card_number, count(*) FROM authorization_attempts
+WINDOW TUMBLING (SIZE 5 MINUTE) GROUP BY card_number HAVING count(*) > 3;`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(q.Names, ","); got != "CARD_NUMBER,KSQL_COL_0" {
+		t.Errorf("output columns %s", got)
+	}
+	if got := strings.Join(q.Keys, ","); got != "CARD_NUMBER" {
+		t.Errorf("keys %s", got)
+	}
+	a := q.Agg
+	if a == nil || a.Window == nil || a.Window.Size.Minutes() != 5 || len(a.Calls) != 1 || a.Calls[0].Name != "COUNT" || a.Calls[0].Arg != -1 {
+		t.Fatalf("aggregation %+v", a)
+	}
+	if q.Having == nil || !strings.Contains(q.Having.String(), ">") {
+		t.Errorf("having %v", q.Having)
+	}
+	if got := a.Output.String(); !strings.Contains(got, "WINDOWSTART") || !strings.Contains(got, "KSQL_AGG_0") {
+		t.Errorf("aggregation output %s", got)
+	}
+}
+
+func TestPlanProjection(t *testing.T) {
+	q, err := plan(t, testCatalog(t), `SELECT *, amount * 2 AS double_amount, UCASE(merchant) FROM authorization_attempts a WHERE a.amount > 10 EMIT CHANGES LIMIT 3;`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(q.Names, ","); got != "CARD_NUMBER,AMOUNT,MERCHANT,DOUBLE_AMOUNT,KSQL_COL_0" {
+		t.Errorf("output columns %s", got)
+	}
+	if q.Where == nil || q.Limit != 3 || q.Emit != sql.EmitChanges {
+		t.Errorf("where %v limit %d emit %v", q.Where, q.Limit, q.Emit)
+	}
+}
+
+func TestPlanErrors(t *testing.T) {
+	cat := testCatalog(t)
+	for _, tc := range []struct{ sql, want string }{
+		{"SELECT * FROM nothere;", "line 1:15: NOTHERE does not exist"},
+		{"SELECT nope FROM authorization_attempts;", "line 1:8: column NOPE cannot be resolved"},
+		{"SELECT merchant, count(*) FROM authorization_attempts GROUP BY card_number;", "line 1:8: column MERCHANT cannot be resolved: after GROUP BY"},
+		{"SELECT * FROM authorization_attempts WHERE amount;", "WHERE must be a BOOLEAN condition, not DOUBLE"},
+		{"SELECT count(*) FROM authorization_attempts;", "needs GROUP BY"},
+		{"SELECT card_number FROM authorization_attempts WHERE count(*) > 1;", "aggregate COUNT is not allowed here"},
+		{"SELECT card_number, sum(merchant) FROM authorization_attempts GROUP BY card_number;", "SUM needs a numeric argument, not VARCHAR"},
+		{"SELECT card_number, card_number FROM authorization_attempts;", "duplicate output column CARD_NUMBER"},
+	} {
+		_, err := plan(t, cat, tc.sql)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.sql, err, tc.want)
+		}
+	}
+}
