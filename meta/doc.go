@@ -52,6 +52,19 @@
 //	    escaped as a URL path segment (url.PathEscape), so group ids may
 //	    contain '/' or any other byte. <partition> is plain decimal.
 //
+//	<p>/sql/<kind>/<name>
+//	    [SQLObject] as JSON: {"kind":"source","name":"PAGEVIEWS",
+//	    "statement":"CREATE STREAM …","props":{..},"createdMs":T}: a stream
+//	    or table (kind "source") or a persistent query (kind "query") of the
+//	    SQL engine, as the statement that made it. <name> is escaped as a URL
+//	    path segment.
+//
+//	<p>/sql/checkpoints/<query>
+//	    [SQLCheckpoint] as JSON: {"offsets":{"0":42,"1":7},"stateObject":
+//	    "sql/state/<query>/<seq>","seq":3,"updatedMs":T}: the input offsets a
+//	    persistent query resumes from and the bucket object holding its
+//	    operators' state at that point.
+//
 //	<p>/producers/next-id
 //	    The next unallocated producer id as a plain decimal string (absent
 //	    means 0). Producer ids are handed out in blocks by

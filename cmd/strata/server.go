@@ -20,9 +20,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
+	"github.com/strata-log/strata/compute/engine"
 	"github.com/strata-log/strata/ingest/broker"
 	"github.com/strata-log/strata/meta"
 	"github.com/strata-log/strata/tiering"
+	"github.com/strata-log/strata/tiering/bucket"
 )
 
 // serverFlags are the settings shared by "strata dev" and "strata broker".
@@ -195,6 +197,7 @@ func signalContext(parent context.Context) (context.Context, context.CancelFunc)
 type server struct {
 	broker      *broker.Broker
 	tierer      *tiering.Tierer
+	objects     bucket.Bucket
 	reg         *prometheus.Registry
 	objectsDesc string
 	closers     []func() // run in reverse order by close
@@ -225,6 +228,7 @@ func startServer(ctx context.Context, f *serverFlags, log *slog.Logger, store *m
 		return nil, err
 	}
 	s.objectsDesc = desc
+	s.objects = objects
 	s.closers = append(s.closers, func() { objects.Close() })
 	cached, err := f.tier.openCache(objects, f.dataDir, s.reg)
 	if err != nil {
@@ -280,6 +284,17 @@ func runBroker(ctx context.Context, out io.Writer, f *serverFlags, more []string
 		return err
 	}
 	defer s.close()
+	served := make(chan error, 1)
+	go func() { served <- s.broker.Serve() }()
+	sqlEngine, err := engine.New(engine.Config{Brokers: []string{s.broker.Addr().String()}, Meta: store, NodeID: f.id,
+		Bucket: s.objects, Logger: log.With("broker", f.id, "component", "sql")})
+	if err != nil {
+		return err
+	}
+	defer sqlEngine.Close()
+	if err := sqlEngine.Start(ctx); err != nil {
+		return err
+	}
 	var httpLn net.Listener
 	var srv *http.Server
 	if f.httpAddr != "" {
@@ -287,12 +302,10 @@ func runBroker(ctx context.Context, out io.Writer, f *serverFlags, more []string
 		if err != nil {
 			return fmt.Errorf("--http-addr %s: %w", f.httpAddr, err)
 		}
-		srv = &http.Server{Handler: httpHandler(s.broker, s.reg), ReadHeaderTimeout: 10 * time.Second}
+		srv = &http.Server{Handler: httpHandler(s.broker, s.reg, sqlEngine), ReadHeaderTimeout: 10 * time.Second}
 		go srv.Serve(httpLn)
 		defer srv.Close()
 	}
-	served := make(chan error, 1)
-	go func() { served <- s.broker.Serve() }()
 	kafka := append([]string{s.broker.Addr().String()}, more...)
 
 	lines := []string{"kafka=" + strings.Join(kafka, ",")}
@@ -338,8 +351,9 @@ func startBroker(ctx context.Context, cfg broker.Config, store *meta.Store, log 
 	}
 }
 
-func httpHandler(b *broker.Broker, reg *prometheus.Registry) http.Handler {
+func httpHandler(b *broker.Broker, reg *prometheus.Registry, sql *engine.Engine) http.Handler {
 	mux := http.NewServeMux()
+	mux.Handle("/sql", sql.Handler())
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})

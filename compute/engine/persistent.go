@@ -1,0 +1,374 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/compute"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/strata-log/strata/compute/plan"
+	"github.com/strata-log/strata/compute/schema"
+	"github.com/strata-log/strata/compute/sql"
+	"github.com/strata-log/strata/meta"
+)
+
+// Properties the engine records with a persistent query.
+const (
+	propOwner  = "strata.owner"  // the broker that runs it
+	propSink   = "strata.sink"   // the stream or table it writes
+	propSource = "strata.source" // the stream or table it reads
+)
+
+// reconcileInterval is how often an engine compares the queries it runs
+// with the definitions in etcd (a TERMINATE on another broker stops them).
+const reconcileInterval = 2 * time.Second
+
+// persistent is a running persistent query.
+type persistent struct {
+	id     string
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu      sync.Mutex
+	lastErr error
+}
+
+func (p *persistent) err() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.lastErr
+}
+
+// createAsSelect runs CREATE STREAM|TABLE … AS SELECT: it creates the sink
+// (its topic and catalog entry), stores the query and starts it here.
+func (e *Engine) createAsSelect(ctx context.Context, st *sql.CreateAsSelect, props map[string]string, res Result) error {
+	cat, err := e.catalog(ctx)
+	if err != nil {
+		return err
+	}
+	if _, ok := cat[st.Name]; ok && !st.OrReplace {
+		if st.IfNotExists {
+			return res.Status(Status{Statement: st.String(), Message: fmt.Sprintf("%s already exists", st.Name)})
+		}
+		return errorAt(st, "%s already exists: DROP it first, or use CREATE OR REPLACE", st.Name)
+	}
+	q, err := plan.PlanQuery(st.Query, cat)
+	if err != nil {
+		return err
+	}
+	sink, err := e.sinkDefinition(ctx, st, q)
+	if err != nil {
+		return err
+	}
+	cs, err := sql.ParseStatement(sink)
+	if err != nil {
+		return fmt.Errorf("sink definition %q: %w", sink, err)
+	}
+	if err := e.ensureTopic(ctx, propsOf(cs.(*sql.CreateSource).Props)["KAFKA_TOPIC"].Text, propsOf(cs.(*sql.CreateSource).Props)); err != nil {
+		return errorAt(st, "%v", err)
+	}
+	qs, err := e.cfg.Meta.SQLObjects(ctx, kindQuery)
+	if err != nil {
+		return err
+	}
+	prefix := "CSAS_"
+	if st.Kind == sql.Table {
+		prefix = "CTAS_"
+	}
+	id := fmt.Sprintf("%s%s_%d", prefix, st.Name, len(qs)+1)
+	qprops := map[string]string{propOwner: fmt.Sprint(e.cfg.NodeID), propSink: st.Name, propSource: q.Source.Name}
+	for k, v := range props {
+		qprops[k] = v
+	}
+	now := time.Now().UnixMilli()
+	if err := e.cfg.Meta.CreateSQLObject(ctx, meta.SQLObject{Kind: kindSource, Name: st.Name, Statement: sink, CreatedMs: now}, st.OrReplace); err != nil {
+		return errorAt(st, "%s: %v", st.Name, err)
+	}
+	obj := meta.SQLObject{Kind: kindQuery, Name: id, Statement: st.String(), Props: qprops, CreatedMs: now}
+	if err := e.cfg.Meta.CreateSQLObject(ctx, obj, false); err != nil {
+		return err
+	}
+	if err := e.resume(ctx, obj); err != nil {
+		return err
+	}
+	return res.Status(Status{Statement: st.String(), Message: fmt.Sprintf("Created query with ID %s", id), QueryID: id})
+}
+
+// sinkDefinition is the CREATE statement of a persistent query's output:
+// the query's columns (its keys as key columns), JSON values, on the topic
+// KAFKA_TOPIC names (default: the lower-case name) with PARTITIONS (default:
+// the source topic's).
+func (e *Engine) sinkDefinition(ctx context.Context, st *sql.CreateAsSelect, q *plan.Query) (string, error) {
+	p := propsOf(st.Props)
+	keys := map[string]bool{}
+	for _, k := range q.Keys {
+		keys[k] = true
+	}
+	var cols []string
+	for _, f := range q.Output().Fields() {
+		t, err := schema.FromArrow(f.Type)
+		if err != nil {
+			return "", errorAt(st, "column %s: %v", f.Name, err)
+		}
+		c := schema.QuoteIdentifier(f.Name) + " " + t.String()
+		if keys[f.Name] {
+			c += map[sql.SourceKind]string{sql.Stream: " KEY", sql.Table: " PRIMARY KEY"}[st.Kind]
+		}
+		cols = append(cols, c)
+	}
+	partitions := p.str("PARTITIONS", "")
+	if partitions == "" {
+		n, err := e.partitions(ctx, q.Source.Topic)
+		if err != nil {
+			return "", err
+		}
+		partitions = strconv.Itoa(n)
+	}
+	with := []string{
+		"KAFKA_TOPIC=" + quote(p.str("KAFKA_TOPIC", strings.ToLower(st.Name))),
+		"VALUE_FORMAT=" + quote(p.str("VALUE_FORMAT", "JSON")),
+		"PARTITIONS=" + partitions,
+	}
+	if len(keys) > 0 {
+		with = append(with, "KEY_FORMAT="+quote(p.str("KEY_FORMAT", "JSON")))
+	}
+	return fmt.Sprintf("CREATE %s %s (%s) WITH (%s);", st.Kind, schema.QuoteIdentifier(st.Name), strings.Join(cols, ", "), strings.Join(with, ", ")), nil
+}
+
+func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// partitions returns a topic's partition count.
+func (e *Engine) partitions(ctx context.Context, topic string) (int, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.cfg.Brokers...))
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	td, err := kadm.NewClient(cl).ListTopics(ctx, topic)
+	if err != nil {
+		return 0, err
+	}
+	t, ok := td[topic]
+	if !ok || t.Err != nil {
+		return 0, fmt.Errorf("topic %s does not exist", topic)
+	}
+	return len(t.Partitions), nil
+}
+
+// resume starts a stored persistent query on this broker.
+func (e *Engine) resume(ctx context.Context, obj meta.SQLObject) error {
+	st, err := sql.ParseStatement(obj.Statement)
+	if err != nil {
+		return err
+	}
+	cas, ok := st.(*sql.CreateAsSelect)
+	if !ok {
+		return fmt.Errorf("query %s: not a CREATE … AS SELECT", obj.Name)
+	}
+	cat, err := e.catalog(ctx)
+	if err != nil {
+		return err
+	}
+	q, err := plan.PlanQuery(cas.Query, cat)
+	if err != nil {
+		return err
+	}
+	sink, ok := cat[cas.Name]
+	if !ok {
+		return fmt.Errorf("query %s: its sink %s is gone", obj.Name, cas.Name)
+	}
+	p := &persistent{id: obj.Name, done: make(chan struct{})}
+	var qctx context.Context
+	qctx, p.cancel = context.WithCancel(e.ctx)
+	e.mu.Lock()
+	if old := e.running[obj.Name]; old != nil {
+		e.mu.Unlock()
+		p.cancel()
+		return nil
+	}
+	e.running[obj.Name] = p
+	e.mu.Unlock()
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		defer close(p.done)
+		e.runPersistent(qctx, p, q, sink, earliest(obj.Props))
+	}()
+	e.log.Info("started persistent query", "query", obj.Name, "sink", sink.Name, "topic", sink.Topic)
+	return nil
+}
+
+// runPersistent runs a query into its sink's topic until ctx ends,
+// restarting it (from its checkpoint) after a failure.
+func (e *Engine) runPersistent(ctx context.Context, p *persistent, q *plan.Query, sink *plan.Source, fromStart bool) {
+	for ctx.Err() == nil {
+		err := e.runInto(ctx, p.id, q, sink, fromStart)
+		if ctx.Err() != nil {
+			return
+		}
+		p.mu.Lock()
+		p.lastErr = err
+		p.mu.Unlock()
+		e.log.Error("persistent query failed; restarting from its checkpoint", "query", p.id, "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(5 * time.Second):
+		}
+	}
+}
+
+// runInto runs q from its checkpoint (or from the start or the end of its
+// topic, as auto.offset.reset said, the first time) and produces its rows
+// to the sink's topic, checkpointing every CheckpointInterval.
+func (e *Engine) runInto(ctx context.Context, id string, q *plan.Query, sink *plan.Source, fromStart bool) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.cfg.Brokers...), kgo.DefaultProduceTopic(sink.Topic), kgo.RequiredAcks(kgo.AllISRAcks()))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	keyEnc, valEnc, err := encoders(sink)
+	if err != nil {
+		return err
+	}
+	ctx = compute.WithAllocator(ctx, e.mem)
+	p, err := e.pipeline(q, project(q.Project, q.Names, func(ctx context.Context, rec arrow.Record) error {
+		recs := make([]*kgo.Record, 0, rec.NumRows())
+		for i := 0; i < int(rec.NumRows()); i++ {
+			r := &kgo.Record{}
+			if keyEnc != nil {
+				if r.Key, err = keyEnc.Encode(rec, i, nil); err != nil {
+					return err
+				}
+			}
+			if r.Value, err = valEnc.Encode(rec, i, nil); err != nil {
+				return err
+			}
+			recs = append(recs, r)
+		}
+		return cl.ProduceSync(ctx, recs...).FirstErr()
+	}))
+	if err != nil {
+		return err
+	}
+	defer p.close()
+	ck, err := e.restore(ctx, id, p)
+	if err != nil {
+		return err
+	}
+	from := scanFrom{earliest: fromStart, offsets: ck.Offsets}
+	last := time.Now()
+	return e.scan(ctx, q.Source, from, false, e.mem, func(rec arrow.Record) error { return p.head(ctx, rec) },
+		func(pos map[int32]int64) error {
+			if time.Since(last) < e.cfg.CheckpointInterval {
+				return nil
+			}
+			last = time.Now()
+			// Every batch read so far went through the pipeline, and
+			// ProduceSync returned for every row it emitted.
+			return e.checkpoint(ctx, id, p, &ck, pos)
+		})
+}
+
+// encoders returns the encoders of a sink's keys (nil without keys) and
+// values.
+func encoders(sink *plan.Source) (key, value *schema.Encoder, err error) {
+	if sink.Schema.NumKeys() > 0 {
+		if key, err = schema.NewEncoder(sink.Schema.Keys(), sink.KeyFormat); err != nil {
+			return nil, nil, err
+		}
+	}
+	value, err = schema.NewEncoder(sink.Schema.Values(), sink.ValueFormat)
+	return key, value, err
+}
+
+// terminate stops persistent queries and removes their definitions.
+func (e *Engine) terminate(ctx context.Context, st *sql.Terminate, res Result) error {
+	qs, err := e.cfg.Meta.SQLObjects(ctx, kindQuery)
+	if err != nil {
+		return err
+	}
+	var ids []string
+	for _, q := range qs {
+		if st.All || strings.EqualFold(q.Name, st.QueryID) {
+			ids = append(ids, q.Name)
+		}
+	}
+	if len(ids) == 0 && !st.All {
+		return errorAt(st, "no query %s (SHOW QUERIES lists them)", st.QueryID)
+	}
+	for _, id := range ids {
+		if _, err := e.cfg.Meta.DeleteSQLObject(ctx, kindQuery, id); err != nil {
+			return err
+		}
+		e.stop(id)
+		if ck, ok, err := e.cfg.Meta.SQLCheckpointOf(ctx, id); err == nil && ok {
+			if ck.StateObject != "" && e.cfg.Bucket != nil {
+				e.cfg.Bucket.Delete(ctx, ck.StateObject)
+			}
+			e.cfg.Meta.DeleteSQLCheckpoint(ctx, id)
+		}
+	}
+	return res.Status(Status{Statement: st.String(), Message: fmt.Sprintf("Terminated %s", strings.Join(ids, ", "))})
+}
+
+// stop ends a query running here, if it does.
+func (e *Engine) stop(id string) {
+	e.mu.Lock()
+	p := e.running[id]
+	delete(e.running, id)
+	e.mu.Unlock()
+	if p != nil {
+		p.cancel()
+		<-p.done
+		e.log.Info("stopped persistent query", "query", id)
+	}
+}
+
+// reconcile stops the queries whose definitions are gone and starts the
+// ones this broker owns that do not run, every reconcileInterval.
+func (e *Engine) reconcile() {
+	defer e.wg.Done()
+	for {
+		select {
+		case <-e.ctx.Done():
+			return
+		case <-time.After(reconcileInterval):
+		}
+		ctx, cancel := context.WithTimeout(e.ctx, 5*time.Second)
+		qs, err := e.cfg.Meta.SQLObjects(ctx, kindQuery)
+		cancel()
+		if err != nil {
+			continue
+		}
+		want := map[string]meta.SQLObject{}
+		for _, q := range qs {
+			if q.Props[propOwner] == fmt.Sprint(e.cfg.NodeID) {
+				want[q.Name] = q
+			}
+		}
+		e.mu.Lock()
+		var gone []string
+		for id := range e.running {
+			if _, ok := want[id]; !ok {
+				gone = append(gone, id)
+			}
+			delete(want, id)
+		}
+		e.mu.Unlock()
+		for _, id := range gone {
+			e.stop(id)
+		}
+		for _, q := range want {
+			if err := e.resume(e.ctx, q); err != nil {
+				e.log.Error("resume query", "query", q.Name, "err", err)
+			}
+		}
+	}
+}

@@ -1,0 +1,90 @@
+package engine
+
+import (
+	"context"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/compute"
+
+	"github.com/strata-log/strata/compute/exec"
+	"github.com/strata-log/strata/compute/expr"
+	"github.com/strata-log/strata/compute/plan"
+)
+
+// stage is a step of a running pipeline: it takes a batch (which it does
+// not keep) and passes its output on.
+type stage func(ctx context.Context, rec arrow.Record) error
+
+// run reads q's source (see scan) through q's pipeline and calls emit with
+// each output batch.
+func (e *Engine) run(ctx context.Context, q *plan.Query, from scanFrom, bounded bool, emit func(arrow.Record) error) error {
+	ctx = compute.WithAllocator(ctx, e.mem)
+	p, err := e.pipeline(q, project(q.Project, q.Names, toStage(emit)))
+	if err != nil {
+		return err
+	}
+	defer p.close()
+	if err := e.scan(ctx, q.Source, from, bounded, e.mem, func(rec arrow.Record) error { return p.head(ctx, rec) }, nil); err != nil {
+		return err
+	}
+	return p.end(ctx)
+}
+
+func toStage(emit func(arrow.Record) error) stage {
+	return func(_ context.Context, rec arrow.Record) error { return emit(rec) }
+}
+
+// pipeline is a query's operators from the source's batches on.
+type pipeline struct {
+	head stage
+	// state lists the operators whose state a checkpoint keeps, in order.
+	state []exec.Stateful
+	// end flushes what a bounded input leaves open (windows not closed
+	// yet); close releases the operators.
+	end   func(context.Context) error
+	close func()
+}
+
+// pipeline returns the stages from the source's batches up to next (the
+// final projection): WHERE, and the aggregation with HAVING.
+func (e *Engine) pipeline(q *plan.Query, next stage) (*pipeline, error) {
+	p := &pipeline{end: func(context.Context) error { return nil }, close: func() {}}
+	if q.Agg != nil {
+		var err error
+		if next, err = e.aggregate(q, p, next); err != nil {
+			return nil, err
+		}
+	}
+	p.head = filter(q.Where, next)
+	return p, nil
+}
+
+// filter keeps the rows where pred is TRUE (every row when pred is nil).
+func filter(pred expr.Expr, next stage) stage {
+	if pred == nil {
+		return next
+	}
+	return func(ctx context.Context, rec arrow.Record) error {
+		out, err := expr.Filter(ctx, rec, pred)
+		if err != nil {
+			return err
+		}
+		defer out.Release()
+		if out.NumRows() == 0 {
+			return nil
+		}
+		return next(ctx, out)
+	}
+}
+
+// project computes exprs over each batch.
+func project(exprs []expr.Expr, names []string, next stage) stage {
+	return func(ctx context.Context, rec arrow.Record) error {
+		out, err := expr.Project(ctx, rec, exprs, names)
+		if err != nil {
+			return err
+		}
+		defer out.Release()
+		return next(ctx, out)
+	}
+}

@@ -1,0 +1,399 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/apache/arrow/go/v17/arrow"
+
+	"github.com/strata-log/strata/compute/plan"
+	"github.com/strata-log/strata/compute/sql"
+)
+
+// Error is a statement's failure, pointing into its text when it can.
+type Error struct {
+	Line, Col int
+	Msg       string
+	Statement string
+}
+
+func (e *Error) Error() string {
+	if e.Line == 0 {
+		return e.Msg
+	}
+	return fmt.Sprintf("line %d:%d: %s", e.Line, e.Col, e.Msg)
+}
+
+// errorAt is an Error at node n.
+func errorAt(n sql.Node, format string, args ...any) error {
+	p := n.Position()
+	return &Error{Line: p.Line, Col: p.Col, Msg: fmt.Sprintf(format, args...)}
+}
+
+// asError turns the parser's and planner's errors into an Error.
+func asError(err error, stmt string) error {
+	switch e := err.(type) {
+	case *Error:
+		if e.Statement == "" {
+			e.Statement = stmt
+		}
+		return e
+	case *sql.Error:
+		return &Error{Line: e.Line, Col: e.Col, Msg: e.Msg, Statement: stmt}
+	case *plan.Error:
+		return &Error{Line: e.Pos.Line, Col: e.Pos.Col, Msg: e.Msg, Statement: stmt}
+	}
+	return &Error{Msg: err.Error(), Statement: stmt}
+}
+
+// Execute runs the statements of text in order with the session
+// properties, sending what they produce to res. It stops at the first
+// error, which it returns as an *Error.
+func (e *Engine) Execute(ctx context.Context, text string, properties map[string]string, res Result) error {
+	stmts, err := sql.Parse(text)
+	if err != nil {
+		return asError(err, text)
+	}
+	if len(stmts) == 0 {
+		return &Error{Msg: "no statement: end each statement with ';'", Statement: text}
+	}
+	props := map[string]string{}
+	for k, v := range properties {
+		props[k] = v
+	}
+	for _, st := range stmts {
+		if err := e.execute(ctx, st, props, res); err != nil {
+			return asError(err, st.String())
+		}
+	}
+	return nil
+}
+
+func (e *Engine) execute(ctx context.Context, st sql.Statement, props map[string]string, res Result) error {
+	switch st := st.(type) {
+	case *sql.CreateSource:
+		return e.createSource(ctx, st, res)
+	case *sql.Query:
+		return e.query(ctx, st, props, res)
+	case *sql.CreateAsSelect:
+		return e.createAsSelect(ctx, st, props, res)
+	case *sql.Show:
+		return e.show(ctx, st, res)
+	case *sql.Describe:
+		return e.describe(ctx, st, res)
+	case *sql.Drop:
+		return e.drop(ctx, st, res)
+	case *sql.Terminate:
+		return e.terminate(ctx, st, res)
+	case *sql.SetProperty:
+		props[st.Name] = st.Value
+		return res.Status(Status{Statement: st.String(), Message: fmt.Sprintf("Property %s set to %s", st.Name, st.Value)})
+	case *sql.UnsetProperty:
+		delete(props, st.Name)
+		return res.Status(Status{Statement: st.String(), Message: fmt.Sprintf("Property %s unset", st.Name)})
+	case *sql.Explain:
+		return e.explain(ctx, st, res)
+	}
+	return errorAt(st, "%T statements are not supported yet", st)
+}
+
+// earliest reports whether queries start at the beginning of their topics
+// (SET 'auto.offset.reset'='earliest'); ksqlDB's default is the end.
+func earliest(props map[string]string) bool {
+	return strings.EqualFold(props["auto.offset.reset"], "earliest")
+}
+
+// query runs a push query (EMIT CHANGES, until ctx ends or LIMIT) or a
+// pull query (over the topic as it is when the query starts).
+func (e *Engine) query(ctx context.Context, st *sql.Query, props map[string]string, res Result) error {
+	cat, err := e.catalog(ctx)
+	if err != nil {
+		return err
+	}
+	q, err := plan.PlanQuery(st, cat)
+	if err != nil {
+		return err
+	}
+	out := q.Output()
+	if err := res.Header(Header{Statement: st.String(), Columns: columnsOf(out)}); err != nil {
+		return err
+	}
+	push := st.Emit != sql.EmitNone
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var rows int64
+	var latest *latestRows
+	if !push && q.Agg != nil {
+		latest = newLatestRows(q)
+	}
+	err = e.run(ctx, q, scanFrom{earliest: !push || earliest(props)}, !push, func(rec arrow.Record) error {
+		for i := 0; i < int(rec.NumRows()); i++ {
+			if q.Limit >= 0 && rows >= q.Limit {
+				cancel()
+				return nil
+			}
+			if latest != nil {
+				latest.add(rec, i)
+				continue
+			}
+			if err := res.Row(rowValues(rec, i), false); err != nil {
+				return err
+			}
+			rows++
+		}
+		return nil
+	})
+	if err != nil && (ctx.Err() == nil || q.Limit < 0 || rows < q.Limit) {
+		return err
+	}
+	if latest != nil {
+		for _, v := range latest.rows() {
+			if q.Limit >= 0 && rows >= q.Limit {
+				break
+			}
+			if err := res.Row(v, false); err != nil {
+				return err
+			}
+			rows++
+		}
+	}
+	return res.Done(rows)
+}
+
+// latestRows keeps the last row per key of an aggregation's changes: a
+// pull query's answer is the current state of each group.
+type latestRows struct {
+	keys  []int
+	order []string
+	byKey map[string][]any
+}
+
+func newLatestRows(q *plan.Query) *latestRows {
+	l := &latestRows{byKey: map[string][]any{}}
+	for _, k := range q.Keys {
+		for i, n := range q.Names {
+			if n == k {
+				l.keys = append(l.keys, i)
+			}
+		}
+	}
+	return l
+}
+
+func (l *latestRows) add(rec arrow.Record, i int) {
+	v := rowValues(rec, i)
+	var kb strings.Builder
+	for _, k := range l.keys {
+		fmt.Fprintf(&kb, "%v\x00", v[k])
+	}
+	k := kb.String()
+	if _, ok := l.byKey[k]; !ok {
+		l.order = append(l.order, k)
+	}
+	l.byKey[k] = v
+}
+
+func (l *latestRows) rows() [][]any {
+	out := make([][]any, 0, len(l.order))
+	for _, k := range l.order {
+		out = append(out, l.byKey[k])
+	}
+	return out
+}
+
+// show lists streams, tables, queries or topics.
+func (e *Engine) show(ctx context.Context, st *sql.Show, res Result) error {
+	var cols []Column
+	var rows [][]any
+	switch st.What {
+	case sql.ShowStreams, sql.ShowTables:
+		cat, err := e.catalog(ctx)
+		if err != nil {
+			return err
+		}
+		kind := sql.Stream
+		if st.What == sql.ShowTables {
+			kind = sql.Table
+		}
+		cols = []Column{{"Name", "STRING"}, {"Kafka Topic", "STRING"}, {"Key Format", "STRING"}, {"Value Format", "STRING"}}
+		for _, s := range cat {
+			if s.Kind == kind {
+				rows = append(rows, []any{s.Name, s.Topic, s.KeyFormat.String(), s.ValueFormat.String()})
+			}
+		}
+	case sql.ShowQueries:
+		qs, err := e.cfg.Meta.SQLObjects(ctx, kindQuery)
+		if err != nil {
+			return err
+		}
+		cols = []Column{{"Query ID", "STRING"}, {"Status", "STRING"}, {"Owner", "STRING"}, {"Query String", "STRING"}}
+		for _, q := range qs {
+			status := "RUNNING on broker " + q.Props[propOwner]
+			if q.Props[propOwner] == fmt.Sprint(e.cfg.NodeID) {
+				e.mu.Lock()
+				if p := e.running[q.Name]; p != nil && p.err() != nil {
+					status = "ERROR: " + p.err().Error()
+				}
+				e.mu.Unlock()
+			}
+			rows = append(rows, []any{q.Name, status, q.Props[propOwner], q.Statement})
+		}
+	case sql.ShowTopics:
+		topics, err := e.cfg.Meta.Topics(ctx)
+		if err != nil {
+			return err
+		}
+		cols = []Column{{"Kafka Topic", "STRING"}, {"Partitions", "INTEGER"}}
+		for _, t := range topics {
+			rows = append(rows, []any{t.Name, t.Partitions})
+		}
+	default:
+		return errorAt(st, "SHOW %s is not supported", st.What)
+	}
+	sort.Slice(rows, func(i, j int) bool { return fmt.Sprint(rows[i][0]) < fmt.Sprint(rows[j][0]) })
+	return table(res, st.String(), cols, rows)
+}
+
+// table sends a small tabular answer.
+func table(res Result, stmt string, cols []Column, rows [][]any) error {
+	if err := res.Header(Header{Statement: stmt, Columns: cols}); err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if err := res.Row(r, false); err != nil {
+			return err
+		}
+	}
+	return res.Done(int64(len(rows)))
+}
+
+// describe lists a source's columns.
+func (e *Engine) describe(ctx context.Context, st *sql.Describe, res Result) error {
+	cat, err := e.catalog(ctx)
+	if err != nil {
+		return err
+	}
+	src, ok := cat[st.Name]
+	if !ok {
+		return errorAt(st, "%s does not exist", st.Name)
+	}
+	var rows [][]any
+	for i := 0; i < src.Schema.Len(); i++ {
+		c := src.Schema.Column(i)
+		key := ""
+		if c.Key {
+			key = "KEY"
+			if src.Kind == sql.Table {
+				key = "PRIMARY KEY"
+			}
+		}
+		rows = append(rows, []any{c.Name, c.Type.String(), key})
+	}
+	return table(res, st.String(), []Column{{"Field", "STRING"}, {"Type", "STRING"}, {"Key", "STRING"}}, rows)
+}
+
+// drop removes a stream or table from the catalog (and its topic with
+// DELETE TOPIC).
+func (e *Engine) drop(ctx context.Context, st *sql.Drop, res Result) error {
+	cat, err := e.catalog(ctx)
+	if err != nil {
+		return err
+	}
+	src, ok := cat[st.Name]
+	if !ok || src.Kind != st.Kind {
+		if st.IfExists {
+			return res.Status(Status{Statement: st.String(), Message: fmt.Sprintf("%s %s does not exist", strings.ToLower(st.Kind.String()), st.Name)})
+		}
+		return errorAt(st, "%s %s does not exist", strings.ToLower(st.Kind.String()), st.Name)
+	}
+	qs, err := e.cfg.Meta.SQLObjects(ctx, kindQuery)
+	if err != nil {
+		return err
+	}
+	for _, q := range qs {
+		if q.Props[propSink] == src.Name || q.Props[propSource] == src.Name {
+			return errorAt(st, "%s is used by query %s: TERMINATE it first", src.Name, q.Name)
+		}
+	}
+	if _, err := e.cfg.Meta.DeleteSQLObject(ctx, kindSource, src.Name); err != nil {
+		return err
+	}
+	msg := fmt.Sprintf("%s %s dropped", titleCase(st.Kind.String()), src.Name)
+	if st.DeleteTopic {
+		if err := e.cfg.Meta.DeleteTopic(ctx, src.Topic); err != nil {
+			return fmt.Errorf("%s; deleting topic %s failed: %w", msg, src.Topic, err)
+		}
+		msg += "; topic " + src.Topic + " deleted"
+	}
+	return res.Status(Status{Statement: st.String(), Message: msg})
+}
+
+// explain shows a query's plan.
+func (e *Engine) explain(ctx context.Context, st *sql.Explain, res Result) error {
+	var q *sql.Query
+	switch s := st.Statement.(type) {
+	case *sql.Query:
+		q = s
+	case *sql.CreateAsSelect:
+		q = s.Query
+	case *sql.InsertInto:
+		q = s.Query
+	default:
+		return errorAt(st, "EXPLAIN of a query id is not supported yet: EXPLAIN the statement")
+	}
+	cat, err := e.catalog(ctx)
+	if err != nil {
+		return err
+	}
+	p, err := plan.PlanQuery(q, cat)
+	if err != nil {
+		return err
+	}
+	var rows [][]any
+	for _, l := range describePlan(p) {
+		rows = append(rows, []any{l})
+	}
+	return table(res, st.String(), []Column{{"Plan", "STRING"}}, rows)
+}
+
+// describePlan renders a plan as lines, sink first.
+func describePlan(p *plan.Query) []string {
+	var lines []string
+	proj := make([]string, len(p.Project))
+	for i, e := range p.Project {
+		proj[i] = e.String() + " AS " + p.Names[i]
+	}
+	lines = append(lines, "Project: "+strings.Join(proj, ", "))
+	if p.Agg != nil {
+		if p.Having != nil {
+			lines = append(lines, "  Filter (HAVING): "+p.Having.String())
+		}
+		var calls []string
+		for _, c := range p.Agg.Calls {
+			arg := "*"
+			if c.Arg >= 0 {
+				arg = p.Agg.Pre[c.Arg].String()
+			}
+			calls = append(calls, fmt.Sprintf("%s(%s)", c.Name, arg))
+		}
+		var keys []string
+		for _, k := range p.Agg.Keys {
+			keys = append(keys, p.Agg.Pre[k].String())
+		}
+		w := ""
+		if p.Agg.Window != nil {
+			w = fmt.Sprintf(" window %s size %s", p.Agg.Window.Kind, p.Agg.Window.Size)
+			if p.Agg.Window.Advance > 0 {
+				w += fmt.Sprintf(" advance %s", p.Agg.Window.Advance)
+			}
+		}
+		lines = append(lines, fmt.Sprintf("  Aggregate: %s group by %s%s", strings.Join(calls, ", "), strings.Join(keys, ", "), w))
+	}
+	if p.Where != nil {
+		lines = append(lines, "    Filter: "+p.Where.String())
+	}
+	lines = append(lines, fmt.Sprintf("      Scan: %s (topic %s, key %s, value %s)", p.Source.Name, p.Source.Topic, p.Source.KeyFormat, p.Source.ValueFormat))
+	return lines
+}

@@ -1,0 +1,192 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// sqlLine is one line of a POST /sql answer.
+type sqlLine struct {
+	Header *struct {
+		QueryID string `json:"queryId"`
+		Columns []struct {
+			Name, Type string
+		} `json:"columns"`
+	} `json:"header"`
+	Row    []any `json:"row"`
+	Done   bool  `json:"done"`
+	Status *struct {
+		Message string `json:"message"`
+		QueryID string `json:"queryId"`
+	} `json:"status"`
+	Error *struct {
+		Message      string `json:"message"`
+		Line, Column int
+	} `json:"error"`
+}
+
+// postSQL runs statements on the broker's HTTP address and returns the
+// answer's lines and HTTP status; it stops reading after max rows (0: all).
+func postSQL(t *testing.T, base, stmt string, props map[string]string, max int) ([]sqlLine, int) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"sql": stmt, "properties": props})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/sql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("POST /sql %q: %v", stmt, err)
+	}
+	defer resp.Body.Close()
+	var out []sqlLine
+	rows := 0
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		var l sqlLine
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			t.Fatalf("POST /sql %q: bad line %q: %v", stmt, sc.Text(), err)
+		}
+		out = append(out, l)
+		if l.Row != nil {
+			rows++
+			if max > 0 && rows >= max {
+				break
+			}
+		}
+	}
+	return out, resp.StatusCode
+}
+
+func sqlRows(lines []sqlLine) [][]any {
+	var out [][]any
+	for _, l := range lines {
+		if l.Row != nil {
+			out = append(out, l.Row)
+		}
+	}
+	return out
+}
+
+func sqlMustSucceed(t *testing.T, base, stmt string, props map[string]string) []sqlLine {
+	t.Helper()
+	lines, code := postSQL(t, base, stmt, props, 0)
+	for _, l := range lines {
+		if l.Error != nil {
+			t.Fatalf("%s: %s", stmt, l.Error.Message)
+		}
+	}
+	if code != http.StatusOK {
+		t.Fatalf("%s: HTTP %d", stmt, code)
+	}
+	return lines
+}
+
+// TestSQLStatements drives the SQL endpoint of strata dev with the
+// statements a user starts with: CREATE STREAM over a topic of JSON
+// events, pull and push queries with filters and projections, a persistent
+// CREATE STREAM … AS SELECT whose output topic a Kafka client reads,
+// SHOW, DESCRIBE, EXPLAIN, errors that point into the statement, TERMINATE
+// and DROP.
+func TestSQLStatements(t *testing.T) {
+	srv := StartDev(t, t.TempDir())
+	base := srv.HTTP
+	earliest := map[string]string{"auto.offset.reset": "earliest"}
+
+	sqlMustSucceed(t, base, `CREATE STREAM pageviews (user_id STRING, page STRING, ms BIGINT)
+		WITH (KAFKA_TOPIC='pageviews', VALUE_FORMAT='JSON', PARTITIONS=2);`, nil)
+	prod := client(t, srv.Kafka)
+	var recs []*kgo.Record
+	for i := range 100 {
+		recs = append(recs, &kgo.Record{Topic: "pageviews", Partition: int32(i % 2),
+			Value: []byte(fmt.Sprintf(`{"user_id":"u%d","page":"/p/%d","ms":%d}`, i%5, i, i*10))})
+	}
+	recs = append(recs, &kgo.Record{Topic: "pageviews", Value: []byte(`not json`)})
+	produceAcked(t, prod, recs)
+
+	// A pull query reads the topic as it is.
+	lines := sqlMustSucceed(t, base, `SELECT user_id, UCASE(page) AS page, ms * 2 AS doubled FROM pageviews WHERE user_id = 'u3' AND ms >= 500;`, nil)
+	rows := sqlRows(lines)
+	if len(rows) != 10 {
+		t.Fatalf("pull query: %d rows, want 10: %v", len(rows), rows)
+	}
+	if h := lines[0].Header; h == nil || len(h.Columns) != 3 || h.Columns[2].Name != "DOUBLED" || h.Columns[2].Type != "BIGINT" {
+		t.Fatalf("pull query header %+v", lines[0])
+	}
+	for _, r := range rows {
+		if r[0] != "U3" && r[0] != "u3" || !strings.HasPrefix(r[1].(string), "/P/") || r[2].(float64) < 1000 {
+			t.Fatalf("pull query row %v", r)
+		}
+	}
+
+	// A push query from the beginning stops at its LIMIT.
+	lines = sqlMustSucceed(t, base, `SELECT * FROM pageviews EMIT CHANGES LIMIT 7;`, earliest)
+	if rows := sqlRows(lines); len(rows) != 7 || !lines[len(lines)-1].Done {
+		t.Fatalf("push query with LIMIT: %d rows, last line %+v", len(rows), lines[len(lines)-1])
+	}
+
+	// A persistent query writes a topic that any Kafka client reads.
+	lines = sqlMustSucceed(t, base, `CREATE STREAM u1_views AS SELECT page, ms FROM pageviews WHERE user_id = 'u1';`, earliest)
+	if lines[0].Status == nil || !strings.HasPrefix(lines[0].Status.QueryID, "CSAS_U1_VIEWS_") {
+		t.Fatalf("CSAS answered %+v", lines[0])
+	}
+	queryID := lines[0].Status.QueryID
+	got := map[string]bool{}
+	cons := client(t, srv.Kafka, kgo.ConsumeTopics("u1_views"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	for deadline := time.Now().Add(30 * time.Second); len(got) < 20 && time.Now().Before(deadline); {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		cons.PollFetches(ctx).EachRecord(func(r *kgo.Record) { got[string(r.Value)] = true })
+		cancel()
+	}
+	if len(got) != 20 || !got[`{"PAGE":"/p/1","MS":10}`] {
+		t.Fatalf("u1_views holds %d distinct records, want 20: %v", len(got), got)
+	}
+
+	lines = sqlMustSucceed(t, base, `SHOW STREAMS; SHOW QUERIES; DESCRIBE u1_views; EXPLAIN SELECT page FROM pageviews WHERE ms > 5;`, nil)
+	var names []string
+	for _, r := range sqlRows(lines) {
+		names = append(names, fmt.Sprint(r[0]))
+	}
+	joined := strings.Join(names, " ")
+	for _, want := range []string{"PAGEVIEWS", "U1_VIEWS", queryID, "PAGE", "MS", "Scan: PAGEVIEWS"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("SHOW/DESCRIBE/EXPLAIN answer lacks %q: %s", want, joined)
+		}
+	}
+
+	// Errors point at the statement's line and column.
+	for _, tc := range []struct {
+		stmt      string
+		line, col int
+		msg       string
+	}{
+		{"SELECT nope FROM pageviews;", 1, 8, "column NOPE cannot be resolved"},
+		{"SELECT * FROM\n  nothere;", 2, 3, "NOTHERE does not exist"},
+		{"SELECT * FROM pageviews WINDOW TUMBLING (SIZE 5 MINUTTE);", 1, 49, "MINUTTE"},
+		{"DROP STREAM pageviews;", 1, 1, "used by query"},
+	} {
+		lines, code := postSQL(t, base, tc.stmt, nil, 0)
+		if code != http.StatusBadRequest || len(lines) != 1 || lines[0].Error == nil {
+			t.Fatalf("%s: HTTP %d %+v", tc.stmt, code, lines)
+		}
+		e := lines[0].Error
+		if e.Line != tc.line || e.Column != tc.col || !strings.Contains(e.Message, tc.msg) {
+			t.Errorf("%s: error %d:%d %q, want %d:%d containing %q", tc.stmt, e.Line, e.Column, e.Message, tc.line, tc.col, tc.msg)
+		}
+	}
+
+	sqlMustSucceed(t, base, "TERMINATE "+queryID+"; DROP STREAM u1_views DELETE TOPIC; DROP STREAM pageviews;", nil)
+	lines = sqlMustSucceed(t, base, "SHOW STREAMS; SHOW QUERIES;", nil)
+	if rows := sqlRows(lines); len(rows) != 0 {
+		t.Errorf("after TERMINATE and DROP: %v", rows)
+	}
+}
