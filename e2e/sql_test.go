@@ -95,8 +95,8 @@ func sqlMustSucceed(t *testing.T, base, stmt string, props map[string]string) []
 // statements a user starts with: CREATE STREAM over a topic of JSON
 // events, pull and push queries with filters and projections, a persistent
 // CREATE STREAM … AS SELECT whose output topic a Kafka client reads,
-// SHOW, DESCRIBE, EXPLAIN, errors that point into the statement, TERMINATE
-// and DROP.
+// INSERT INTO … VALUES and INSERT INTO … SELECT, SHOW, DESCRIBE, EXPLAIN,
+// errors that point into the statement, TERMINATE and DROP.
 func TestSQLStatements(t *testing.T) {
 	srv := StartDev(t, t.TempDir())
 	base := srv.HTTP
@@ -142,14 +142,33 @@ func TestSQLStatements(t *testing.T) {
 	queryID := lines[0].Status.QueryID
 	got := map[string]bool{}
 	cons := client(t, srv.Kafka, kgo.ConsumeTopics("u1_views"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	for deadline := time.Now().Add(30 * time.Second); len(got) < 20 && time.Now().Before(deadline); {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		cons.PollFetches(ctx).EachRecord(func(r *kgo.Record) { got[string(r.Value)] = true })
-		cancel()
+	readViews := func(want int) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); len(got) < want && time.Now().Before(deadline); {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			cons.PollFetches(ctx).EachRecord(func(r *kgo.Record) { got[string(r.Value)] = true })
+			cancel()
+		}
+		if len(got) != want {
+			t.Fatalf("u1_views holds %d distinct records, want %d: %v", len(got), want, got)
+		}
 	}
-	if len(got) != 20 || !got[`{"PAGE":"/p/1","MS":10}`] {
-		t.Fatalf("u1_views holds %d distinct records, want 20: %v", len(got), got)
+	readViews(20)
+	if !got[`{"PAGE":"/p/1","MS":10}`] {
+		t.Fatalf("u1_views lacks /p/1: %v", got)
 	}
+	// A row inserted into the source flows through the running query; an
+	// INSERT INTO … SELECT adds a second query writing the same stream.
+	sqlMustSucceed(t, base, `INSERT INTO pageviews (user_id, page, ms) VALUES ('u1', '/inserted', 5000);`, nil)
+	readViews(21)
+	if !got[`{"PAGE":"/inserted","MS":5000}`] {
+		t.Fatalf("the inserted row did not reach u1_views: %v", got)
+	}
+	lines = sqlMustSucceed(t, base, `INSERT INTO u1_views SELECT page, ms FROM pageviews WHERE user_id = 'u2';`, earliest)
+	if lines[0].Status == nil || !strings.HasPrefix(lines[0].Status.QueryID, "INSERTQUERY_U1_VIEWS_") {
+		t.Fatalf("INSERT INTO … SELECT answered %+v", lines[0])
+	}
+	readViews(41)
 
 	lines = sqlMustSucceed(t, base, `SHOW STREAMS; SHOW QUERIES; DESCRIBE u1_views; EXPLAIN SELECT page FROM pageviews WHERE ms > 5;`, nil)
 	var names []string
@@ -184,7 +203,7 @@ func TestSQLStatements(t *testing.T) {
 		}
 	}
 
-	sqlMustSucceed(t, base, "TERMINATE "+queryID+"; DROP STREAM u1_views DELETE TOPIC; DROP STREAM pageviews;", nil)
+	sqlMustSucceed(t, base, "TERMINATE "+queryID+"; TERMINATE ALL; DROP STREAM u1_views DELETE TOPIC; DROP STREAM pageviews;", nil)
 	lines = sqlMustSucceed(t, base, "SHOW STREAMS; SHOW QUERIES;", nil)
 	if rows := sqlRows(lines); len(rows) != 0 {
 		t.Errorf("after TERMINATE and DROP: %v", rows)

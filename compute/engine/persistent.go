@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/strata-log/strata/compute/expr"
 	"github.com/strata-log/strata/compute/plan"
 	"github.com/strata-log/strata/compute/schema"
 	"github.com/strata-log/strata/compute/sql"
@@ -74,24 +75,57 @@ func (e *Engine) createAsSelect(ctx context.Context, st *sql.CreateAsSelect, pro
 	if err := e.ensureTopic(ctx, propsOf(cs.(*sql.CreateSource).Props)["KAFKA_TOPIC"].Text, propsOf(cs.(*sql.CreateSource).Props)); err != nil {
 		return errorAt(st, "%v", err)
 	}
-	qs, err := e.cfg.Meta.SQLObjects(ctx, kindQuery)
-	if err != nil {
-		return err
-	}
 	prefix := "CSAS_"
 	if st.Kind == sql.Table {
 		prefix = "CTAS_"
 	}
-	id := fmt.Sprintf("%s%s_%d", prefix, st.Name, len(qs)+1)
-	qprops := map[string]string{propOwner: fmt.Sprint(e.cfg.NodeID), propSink: st.Name, propSource: q.Source.Name}
+	if err := e.cfg.Meta.CreateSQLObject(ctx, meta.SQLObject{Kind: kindSource, Name: st.Name, Statement: sink, CreatedMs: time.Now().UnixMilli()}, st.OrReplace); err != nil {
+		return errorAt(st, "%s: %v", st.Name, err)
+	}
+	return e.startQuery(ctx, st, prefix+st.Name, st.Name, q.Source.Name, props, res)
+}
+
+// insertInto runs INSERT INTO target SELECT …: a persistent query writing
+// an existing stream, whose columns the query's output must match.
+func (e *Engine) insertInto(ctx context.Context, st *sql.InsertInto, props map[string]string, res Result) error {
+	cat, err := e.catalog(ctx)
+	if err != nil {
+		return err
+	}
+	target, ok := cat[st.Target]
+	if !ok || target.Kind != sql.Stream {
+		return errorAt(st, "INSERT INTO needs an existing stream; %s is not one", st.Target)
+	}
+	q, err := plan.PlanQuery(st.Query, cat)
+	if err != nil {
+		return err
+	}
+	out := q.Output()
+	if out.NumFields() != target.Schema.Len() {
+		return errorAt(st.Query, "the query has %d columns and %s has %d", out.NumFields(), target.Name, target.Schema.Len())
+	}
+	for i, f := range out.Fields() {
+		c := target.Schema.Column(i)
+		if f.Name != c.Name || !arrow.TypeEqual(f.Type, c.Type.Arrow()) {
+			return errorAt(st.Query, "column %d is %s %s, but %s's is %s %s", i+1, f.Name, expr.SQLType(f.Type), target.Name, c.Name, c.Type)
+		}
+	}
+	return e.startQuery(ctx, st, "INSERTQUERY_"+target.Name, target.Name, q.Source.Name, props, res)
+}
+
+// startQuery stores a persistent query (its id: prefix and a number) and
+// starts it here.
+func (e *Engine) startQuery(ctx context.Context, st sql.Statement, prefix, sink, source string, props map[string]string, res Result) error {
+	qs, err := e.cfg.Meta.SQLObjects(ctx, kindQuery)
+	if err != nil {
+		return err
+	}
+	id := fmt.Sprintf("%s_%d", prefix, len(qs)+1)
+	qprops := map[string]string{propOwner: fmt.Sprint(e.cfg.NodeID), propSink: sink, propSource: source}
 	for k, v := range props {
 		qprops[k] = v
 	}
-	now := time.Now().UnixMilli()
-	if err := e.cfg.Meta.CreateSQLObject(ctx, meta.SQLObject{Kind: kindSource, Name: st.Name, Statement: sink, CreatedMs: now}, st.OrReplace); err != nil {
-		return errorAt(st, "%s: %v", st.Name, err)
-	}
-	obj := meta.SQLObject{Kind: kindQuery, Name: id, Statement: st.String(), Props: qprops, CreatedMs: now}
+	obj := meta.SQLObject{Kind: kindQuery, Name: id, Statement: st.String(), Props: qprops, CreatedMs: time.Now().UnixMilli()}
 	if err := e.cfg.Meta.CreateSQLObject(ctx, obj, false); err != nil {
 		return err
 	}
@@ -168,21 +202,26 @@ func (e *Engine) resume(ctx context.Context, obj meta.SQLObject) error {
 	if err != nil {
 		return err
 	}
-	cas, ok := st.(*sql.CreateAsSelect)
-	if !ok {
-		return fmt.Errorf("query %s: not a CREATE … AS SELECT", obj.Name)
+	var query *sql.Query
+	switch st := st.(type) {
+	case *sql.CreateAsSelect:
+		query = st.Query
+	case *sql.InsertInto:
+		query = st.Query
+	default:
+		return fmt.Errorf("query %s: not a CREATE … AS SELECT or INSERT INTO … SELECT", obj.Name)
 	}
 	cat, err := e.catalog(ctx)
 	if err != nil {
 		return err
 	}
-	q, err := plan.PlanQuery(cas.Query, cat)
+	q, err := plan.PlanQuery(query, cat)
 	if err != nil {
 		return err
 	}
-	sink, ok := cat[cas.Name]
+	sink, ok := cat[obj.Props[propSink]]
 	if !ok {
-		return fmt.Errorf("query %s: its sink %s is gone", obj.Name, cas.Name)
+		return fmt.Errorf("query %s: its sink %s is gone", obj.Name, obj.Props[propSink])
 	}
 	p := &persistent{id: obj.Name, done: make(chan struct{})}
 	var qctx context.Context

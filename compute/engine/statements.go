@@ -79,6 +79,10 @@ func (e *Engine) execute(ctx context.Context, st sql.Statement, props map[string
 		return e.query(ctx, st, props, res)
 	case *sql.CreateAsSelect:
 		return e.createAsSelect(ctx, st, props, res)
+	case *sql.InsertInto:
+		return e.insertInto(ctx, st, props, res)
+	case *sql.InsertValues:
+		return e.insertValues(ctx, st, res)
 	case *sql.Show:
 		return e.show(ctx, st, res)
 	case *sql.Describe:

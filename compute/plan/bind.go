@@ -388,3 +388,12 @@ func SchemaType(t sql.Type) (schema.Type, error) {
 func errf(format string, args ...any) error { return fmt.Errorf(format, args...) }
 
 func itoa(i int) string { return fmt.Sprint(i) }
+
+// ExprBinder binds expressions that name no column (INSERT … VALUES).
+type ExprBinder struct{ b *binder }
+
+// Binder returns an ExprBinder over no columns.
+func Binder() ExprBinder { return ExprBinder{&binder{sc: &scope{}}} }
+
+// Bind binds e.
+func (b ExprBinder) Bind(e sql.Expr) (expr.Expr, error) { return b.b.bind(e) }
