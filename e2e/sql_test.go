@@ -128,10 +128,15 @@ func TestSQLStatements(t *testing.T) {
 		}
 	}
 
-	// A push query from the beginning stops at its LIMIT.
+	// A push query from the beginning stops at its LIMIT, also when the
+	// topic holds exactly that many matching rows.
 	lines = sqlMustSucceed(t, base, `SELECT * FROM pageviews EMIT CHANGES LIMIT 7;`, earliest)
 	if rows := sqlRows(lines); len(rows) != 7 || !lines[len(lines)-1].Done {
 		t.Fatalf("push query with LIMIT: %d rows, last line %+v", len(rows), lines[len(lines)-1])
+	}
+	lines = sqlMustSucceed(t, base, `SELECT page FROM pageviews WHERE user_id = 'u0' AND ms < 100 EMIT CHANGES LIMIT 2;`, earliest)
+	if rows := sqlRows(lines); len(rows) != 2 || !lines[len(lines)-1].Done {
+		t.Fatalf("push query with LIMIT of exactly the matching rows: %d rows, last line %+v", len(rows), lines[len(lines)-1])
 	}
 
 	// A persistent query writes a topic that any Kafka client reads.
@@ -182,6 +187,17 @@ func TestSQLStatements(t *testing.T) {
 		}
 	}
 
+	// The strata sql shell, non-interactive, against the same endpoint: two
+	// streams, then the four pages of u4 below 200 ms.
+	r := Run(t, 30*time.Second, Env(), "sql", "--server", base, "-e", "SHOW STREAMS; SELECT page FROM pageviews WHERE user_id = 'u4' AND ms < 200;")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "PAGEVIEWS") || !strings.Contains(r.Stdout, "/p/14") || !strings.Contains(r.Stdout, "(2 rows)") || !strings.Contains(r.Stdout, "(4 rows)") {
+		t.Errorf("strata sql -e: exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	r = Run(t, 30*time.Second, Env(), "sql", "--server", base, "--format", "json", "-e", "SELECT nope FROM pageviews;")
+	if r.Code != 1 || !strings.Contains(r.Stderr, "line 1:8") {
+		t.Errorf("strata sql with a bad statement: exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+
 	// Errors point at the statement's line and column.
 	for _, tc := range []struct {
 		stmt      string
@@ -207,5 +223,85 @@ func TestSQLStatements(t *testing.T) {
 	lines = sqlMustSucceed(t, base, "SHOW STREAMS; SHOW QUERIES;", nil)
 	if rows := sqlRows(lines); len(rows) != 0 {
 		t.Errorf("after TERMINATE and DROP: %v", rows)
+	}
+}
+
+// TestSQLSeedFraudQuery runs the seed talk's statement as written, as a
+// persistent query, on attempts spread over two tumbling windows; then
+// kills strata dev, restarts it, and sends more attempts: the restarted
+// query resumes from its checkpoint with its window state (a card whose
+// count crosses the threshold only with the attempts from before the crash
+// is reported) and does not report again what it reported before.
+func TestSQLSeedFraudQuery(t *testing.T) {
+	dir := t.TempDir()
+	kafkaAddr := freeLoopbackAddr(t)
+	srv := StartDev(t, dir, "--kafka-addr", kafkaAddr)
+	sqlMustSucceed(t, srv.HTTP, `CREATE STREAM authorization_attempts (card_number STRING, amount DOUBLE)
+		WITH (KAFKA_TOPIC='authorization_attempts', PARTITIONS=2, VALUE_FORMAT='JSON');`, nil)
+	seed := `CREATE STREAM possible_fraud AS SELECT card_number, count(*) FROM authorization_attempts
+WINDOW TUMBLING (SIZE 5 MINUTE) GROUP BY card_number HAVING count(*) > 3;`
+	lines := sqlMustSucceed(t, srv.HTTP, seed, map[string]string{"auto.offset.reset": "earliest"})
+	if lines[0].Status == nil || lines[0].Status.QueryID == "" {
+		t.Fatalf("the seed statement answered %+v", lines[0])
+	}
+
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	attempt := func(card string, at time.Duration) *kgo.Record {
+		return &kgo.Record{Topic: "authorization_attempts", Timestamp: t0.Add(at),
+			Value: []byte(fmt.Sprintf(`{"card_number":%q,"amount":12.5}`, card))}
+	}
+	var first []*kgo.Record
+	for i := range 5 {
+		first = append(first, attempt("c1", time.Duration(i)*time.Second)) // 5 in the first window: fraud
+	}
+	for i := range 2 {
+		first = append(first, attempt("c2", time.Duration(i)*time.Second)) // 2: not yet
+	}
+	first = append(first, attempt("c3", time.Minute), attempt("c3", 2*time.Minute), // 2 and 2 in two windows: never
+		attempt("c3", 6*time.Minute), attempt("c3", 7*time.Minute))
+	produceAcked(t, client(t, srv.Kafka), first)
+
+	// read collects the latest count per card the output topic holds.
+	latest := map[string]float64{}
+	reports := map[string]int{}
+	cons := client(t, srv.Kafka, kgo.ConsumeTopics("possible_fraud"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	read := func(d time.Duration, until func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(d); !until() && time.Now().Before(deadline); {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			cons.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+				var card string
+				var v map[string]float64
+				if err := json.Unmarshal(r.Key, &card); err != nil {
+					t.Errorf("key %q: %v", r.Key, err)
+				}
+				if err := json.Unmarshal(r.Value, &v); err != nil {
+					t.Errorf("value %q: %v", r.Value, err)
+				}
+				latest[card] = v["KSQL_COL_0"]
+				reports[card]++
+			})
+			cancel()
+		}
+	}
+	read(30*time.Second, func() bool { return latest["c1"] == 5 })
+	if latest["c1"] != 5 || len(latest) != 1 {
+		t.Fatalf("possible_fraud after the first attempts: %v, want c1 at 5 only", latest)
+	}
+	before := reports["c1"]
+
+	// Let a checkpoint pass, crash, restart, and send three more attempts
+	// of c2 in the first window.
+	time.Sleep(7 * time.Second)
+	srv.Kill()
+	srv = StartDev(t, dir, "--kafka-addr", kafkaAddr)
+	produceAcked(t, client(t, srv.Kafka), []*kgo.Record{attempt("c2", 10*time.Second), attempt("c2", 11*time.Second), attempt("c2", 12*time.Second)})
+	read(30*time.Second, func() bool { return latest["c2"] == 5 })
+	if latest["c2"] != 5 {
+		t.Fatalf("possible_fraud after the restart: %v, want c2 at 5 (2 attempts before the crash, 3 after)", latest)
+	}
+	read(3*time.Second, func() bool { return false })
+	if reports["c1"] != before || latest["c3"] != 0 {
+		t.Fatalf("after the restart c1 was reported %d times (before: %d) and c3 at %v: the query did not resume from its checkpoint", reports["c1"], before, latest["c3"])
 	}
 }

@@ -45,6 +45,7 @@ environment, which wins over the file.`,
 		newGroupCmd(),
 		newClusterCmd(),
 		newBenchCmd(),
+		newSQLCmd(),
 	)
 	return root
 }

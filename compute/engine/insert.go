@@ -99,4 +99,3 @@ func schemaNames(fields []arrow.Field) []string {
 	}
 	return out
 }
-

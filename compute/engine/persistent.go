@@ -277,7 +277,7 @@ func (e *Engine) runInto(ctx context.Context, id string, q *plan.Query, sink *pl
 		return err
 	}
 	ctx = compute.WithAllocator(ctx, e.mem)
-	p, err := e.pipeline(q, project(q.Project, q.Names, func(ctx context.Context, rec arrow.Record) error {
+	p, err := e.pipeline(q, false, project(q.Project, q.Names, func(ctx context.Context, rec arrow.Record) error {
 		recs := make([]*kgo.Record, 0, rec.NumRows())
 		for i := 0; i < int(rec.NumRows()); i++ {
 			r := &kgo.Record{}
@@ -297,6 +297,11 @@ func (e *Engine) runInto(ctx context.Context, id string, q *plan.Query, sink *pl
 		return err
 	}
 	defer p.close()
+	if q.Join != nil {
+		// A join reads two topics: its checkpoints are not implemented yet,
+		// so it starts again from auto.offset.reset after a restart.
+		return e.runJoin(ctx, q, p, scanFrom{earliest: fromStart}, false)
+	}
 	ck, err := e.restore(ctx, id, p)
 	if err != nil {
 		return err

@@ -19,11 +19,14 @@ type stage func(ctx context.Context, rec arrow.Record) error
 // each output batch.
 func (e *Engine) run(ctx context.Context, q *plan.Query, from scanFrom, bounded bool, emit func(arrow.Record) error) error {
 	ctx = compute.WithAllocator(ctx, e.mem)
-	p, err := e.pipeline(q, project(q.Project, q.Names, toStage(emit)))
+	p, err := e.pipeline(q, bounded, project(q.Project, q.Names, toStage(emit)))
 	if err != nil {
 		return err
 	}
 	defer p.close()
+	if q.Join != nil {
+		return e.runJoin(ctx, q, p, from, bounded)
+	}
 	if err := e.scan(ctx, q.Source, from, bounded, e.mem, func(rec arrow.Record) error { return p.head(ctx, rec) }, nil); err != nil {
 		return err
 	}
@@ -46,12 +49,13 @@ type pipeline struct {
 }
 
 // pipeline returns the stages from the source's batches up to next (the
-// final projection): WHERE, and the aggregation with HAVING.
-func (e *Engine) pipeline(q *plan.Query, next stage) (*pipeline, error) {
+// final projection): WHERE, and the aggregation with HAVING. final (a pull
+// query) makes an aggregation emit each group once, at the end.
+func (e *Engine) pipeline(q *plan.Query, final bool, next stage) (*pipeline, error) {
 	p := &pipeline{end: func(context.Context) error { return nil }, close: func() {}}
 	if q.Agg != nil {
 		var err error
-		if next, err = e.aggregate(q, p, next); err != nil {
+		if next, err = e.aggregate(q, p, final, next); err != nil {
 			return nil, err
 		}
 	}

@@ -4,15 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/strata-log/strata/compute/plan"
 	"github.com/strata-log/strata/compute/schema"
+	"github.com/strata-log/strata/compute/sql"
 )
 
 // scanBatchRows bounds the rows of one decoded batch.
@@ -83,12 +86,20 @@ func (e *Engine) scan(ctx context.Context, src *plan.Source, from scanFrom, boun
 		return err
 	}
 	defer dec.Release()
+	// A table's batches carry exec.Deleted: true for a tombstone.
+	table := src.Kind == sql.Table
+	var deleted []bool
 	flush := func() error {
 		if dec.Len() == 0 {
 			return nil
 		}
 		rec := dec.Flush()
 		defer rec.Release()
+		if table {
+			rec = withDeleted(rec, deleted, mem, plan.SourceSchema(src))
+			defer rec.Release()
+			deleted = deleted[:0]
+		}
 		return fn(rec)
 	}
 	for {
@@ -126,6 +137,9 @@ func (e *Engine) scan(ctx context.Context, src *plan.Source, from scanFrom, boun
 				e.log.Warn("skipping a record that does not decode", "source", src.Name, "err", err)
 				continue
 			}
+			if table {
+				deleted = append(deleted, r.Value == nil)
+			}
 			if dec.Len() >= scanBatchRows {
 				if err := flush(); err != nil {
 					return err
@@ -144,4 +158,14 @@ func (e *Engine) scan(ctx context.Context, src *plan.Source, from scanFrom, boun
 			return nil
 		}
 	}
+}
+
+// withDeleted returns rec with a Deleted column of the given flags.
+func withDeleted(rec arrow.Record, deleted []bool, mem memory.Allocator, s *arrow.Schema) arrow.Record {
+	b := array.NewBooleanBuilder(mem)
+	defer b.Release()
+	b.AppendValues(deleted, nil)
+	col := b.NewArray()
+	defer col.Release()
+	return array.NewRecord(s, append(slices.Clone(rec.Columns()), col), rec.NumRows())
 }

@@ -128,83 +128,22 @@ func (e *Engine) query(ctx context.Context, st *sql.Query, props map[string]stri
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var rows int64
-	var latest *latestRows
-	if !push && q.Agg != nil {
-		latest = newLatestRows(q)
-	}
 	err = e.run(ctx, q, scanFrom{earliest: !push || earliest(props)}, !push, func(rec arrow.Record) error {
-		for i := 0; i < int(rec.NumRows()); i++ {
-			if q.Limit >= 0 && rows >= q.Limit {
-				cancel()
-				return nil
-			}
-			if latest != nil {
-				latest.add(rec, i)
-				continue
-			}
+		for i := 0; i < int(rec.NumRows()) && (q.Limit < 0 || rows < q.Limit); i++ {
 			if err := res.Row(rowValues(rec, i), false); err != nil {
 				return err
 			}
 			rows++
+		}
+		if q.Limit >= 0 && rows >= q.Limit {
+			cancel() // LIMIT reached: stop reading now, not at the next row
 		}
 		return nil
 	})
 	if err != nil && (ctx.Err() == nil || q.Limit < 0 || rows < q.Limit) {
 		return err
 	}
-	if latest != nil {
-		for _, v := range latest.rows() {
-			if q.Limit >= 0 && rows >= q.Limit {
-				break
-			}
-			if err := res.Row(v, false); err != nil {
-				return err
-			}
-			rows++
-		}
-	}
 	return res.Done(rows)
-}
-
-// latestRows keeps the last row per key of an aggregation's changes: a
-// pull query's answer is the current state of each group.
-type latestRows struct {
-	keys  []int
-	order []string
-	byKey map[string][]any
-}
-
-func newLatestRows(q *plan.Query) *latestRows {
-	l := &latestRows{byKey: map[string][]any{}}
-	for _, k := range q.Keys {
-		for i, n := range q.Names {
-			if n == k {
-				l.keys = append(l.keys, i)
-			}
-		}
-	}
-	return l
-}
-
-func (l *latestRows) add(rec arrow.Record, i int) {
-	v := rowValues(rec, i)
-	var kb strings.Builder
-	for _, k := range l.keys {
-		fmt.Fprintf(&kb, "%v\x00", v[k])
-	}
-	k := kb.String()
-	if _, ok := l.byKey[k]; !ok {
-		l.order = append(l.order, k)
-	}
-	l.byKey[k] = v
-}
-
-func (l *latestRows) rows() [][]any {
-	out := make([][]any, 0, len(l.order))
-	for _, k := range l.order {
-		out = append(out, l.byKey[k])
-	}
-	return out
 }
 
 // show lists streams, tables, queries or topics.

@@ -114,13 +114,23 @@ func (out *Query) planAggregation(q *sql.Query, in *binder, calls []*sql.Call, s
 
 	// HAVING and the select list see the group keys (by their expression or
 	// their name), the window bounds and the aggregates.
-	post := &binder{sc: &scope{}, aggs: map[string]column{}}
+	post := &binder{sc: &scope{}, bound: map[string]expr.Expr{}}
 	for k, c := range keyCols {
-		post.aggs[k] = c
+		x := expr.Column(c.index, c.name, c.typ)
+		if k == WindowStart || k == WindowEnd {
+			// ksqlDB's window bounds are BIGINT epoch milliseconds.
+			var err error
+			if x, err = expr.Call("UNIX_TIMESTAMP", x); err != nil {
+				return err
+			}
+			post.bound[k] = x
+			continue
+		}
+		post.bound[k] = x
 		post.sc.cols = append(post.sc.cols, column{name: c.name, index: c.index, typ: c.typ})
 	}
 	for k, c := range aggCols {
-		post.aggs[k] = c
+		post.bound[k] = expr.Column(c.index, c.name, c.typ)
 	}
 	if q.Having != nil {
 		h, err := post.bind(q.Having)
@@ -155,18 +165,16 @@ func aggType(name string, arg arrow.DataType) (arrow.DataType, error) {
 	case "COUNT", "COUNT_DISTINCT":
 		return arrow.PrimitiveTypes.Int64, nil
 	case "AVG":
-		if !isNumeric(arg) {
-			return nil, errf("AVG needs a numeric argument, not %s", expr.SQLType(arg))
-		}
-		return arrow.PrimitiveTypes.Float64, nil
-	case "SUM":
 		switch arg.ID() {
-		case arrow.INT32, arrow.INT64:
-			return arrow.PrimitiveTypes.Int64, nil
-		case arrow.FLOAT64:
+		case arrow.INT32, arrow.INT64, arrow.FLOAT64:
 			return arrow.PrimitiveTypes.Float64, nil
-		case arrow.DECIMAL128:
-			return expr.Decimal(38, arg.(*arrow.Decimal128Type).Scale), nil
+		}
+		return nil, errf("AVG needs an INT, BIGINT or DOUBLE argument, not %s", expr.SQLType(arg))
+	case "SUM":
+		// As ksqlDB: the argument's type (INT sums wrap like Java's).
+		switch arg.ID() {
+		case arrow.INT32, arrow.INT64, arrow.FLOAT64, arrow.DECIMAL128:
+			return arg, nil
 		}
 		return nil, errf("SUM needs a numeric argument, not %s", expr.SQLType(arg))
 	case "MIN", "MAX", "LATEST_BY_OFFSET", "EARLIEST_BY_OFFSET":
@@ -177,10 +185,3 @@ func aggType(name string, arg arrow.DataType) (arrow.DataType, error) {
 	return nil, errf("unknown aggregate %s", name)
 }
 
-func isNumeric(t arrow.DataType) bool {
-	switch t.ID() {
-	case arrow.INT32, arrow.INT64, arrow.FLOAT64, arrow.DECIMAL128:
-		return true
-	}
-	return false
-}

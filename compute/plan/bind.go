@@ -43,7 +43,8 @@ type column struct {
 
 // scope is the set of columns an expression may name.
 type scope struct {
-	cols []column
+	cols   []column
+	joined bool // the columns of a join's two sides
 }
 
 // scopeOf returns the columns of a batch schema, from a source with the
@@ -83,12 +84,12 @@ func (sc *scope) names() string {
 }
 
 // binder turns parsed expressions into vectorized ones over a scope.
-// Aggregate calls are not expressions here: the planner replaces them by
-// columns of the aggregation's output first (aggs maps their canonical SQL
-// to those columns).
+// Aggregate calls are not expressions here: after GROUP BY, bound maps the
+// canonical SQL of aggregates and group keys to what computes them from
+// the aggregation's output.
 type binder struct {
-	sc   *scope
-	aggs map[string]column
+	sc    *scope
+	bound map[string]expr.Expr
 }
 
 var binaryCalls = map[sql.BinaryOp]string{
@@ -98,8 +99,8 @@ var binaryCalls = map[sql.BinaryOp]string{
 }
 
 func (b *binder) bind(e sql.Expr) (expr.Expr, error) {
-	if c, ok := b.aggs[e.String()]; ok {
-		return expr.Column(c.index, c.name, c.typ), nil
+	if x, ok := b.bound[e.String()]; ok {
+		return x, nil
 	}
 	wrap := func(out expr.Expr, err error) (expr.Expr, error) {
 		if err != nil {

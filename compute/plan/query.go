@@ -2,11 +2,13 @@ package plan
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 
+	"github.com/strata-log/strata/compute/exec"
 	"github.com/strata-log/strata/compute/expr"
 	"github.com/strata-log/strata/compute/schema"
 	"github.com/strata-log/strata/compute/sql"
@@ -37,7 +39,8 @@ type Catalog interface {
 type Query struct {
 	Source *Source
 	Alias  string
-	Input  *arrow.Schema // the source's batches
+	Join   *Join         // nil: no JOIN
+	Input  *arrow.Schema // the source's batches, or the join's output
 	Where  expr.Expr     // nil: every row
 	Agg    *Aggregation  // nil: no GROUP BY
 	Having expr.Expr     // over the aggregation's output; nil: every row
@@ -94,14 +97,19 @@ func (q *Query) Output() *arrow.Schema {
 	return arrow.NewSchema(fields, nil)
 }
 
-// SourceSchema is the batch schema of a source: pseudo columns, keys, values.
-func SourceSchema(src *Source) *arrow.Schema { return src.Schema.Arrow() }
+// SourceSchema is the batch schema of a source: pseudo columns, keys,
+// values, and for a table the exec.Deleted column (a tombstone).
+func SourceSchema(src *Source) *arrow.Schema {
+	s := src.Schema.Arrow()
+	if src.Kind != sql.Table {
+		return s
+	}
+	fields := append(slices.Clone(s.Fields()), arrow.Field{Name: exec.Deleted, Type: arrow.FixedWidthTypes.Boolean})
+	return arrow.NewSchema(fields, nil)
+}
 
 // PlanQuery plans q against the catalog.
 func PlanQuery(q *sql.Query, cat Catalog) (*Query, error) {
-	if len(q.Joins) > 0 {
-		return nil, errorf(&q.Joins[0], "joins are not supported yet")
-	}
 	if len(q.PartitionBy) > 0 {
 		return nil, errorf(q.PartitionBy[0], "PARTITION BY is not supported yet")
 	}
@@ -117,6 +125,13 @@ func PlanQuery(q *sql.Query, cat Catalog) (*Query, error) {
 		out.Limit = *q.Limit
 	}
 	in := &binder{sc: scopeOf(out.Input, out.Alias)}
+	if len(q.Joins) > 0 {
+		j, input, sc, err := planJoin(q, src, out.Alias, cat)
+		if err != nil {
+			return nil, err
+		}
+		out.Join, out.Input, in.sc = j, input, sc
+	}
 	if q.Where != nil {
 		w, err := in.bind(q.Where)
 		if err != nil {
@@ -153,11 +168,15 @@ func (out *Query) project(items []sql.SelectItem, b *binder, keys map[string]boo
 				if it.Source != "" && !strings.EqualFold(it.Source, c.source) {
 					continue
 				}
-				if schema.IsPseudoColumn(c.name) {
+				if schema.IsPseudoColumn(c.name) || c.name == exec.Deleted {
 					continue // SELECT * leaves out ROWTIME and the other pseudo columns, as ksqlDB
 				}
-				out.Project = append(out.Project, expr.Column(c.index, c.name, c.typ))
-				out.Names = append(out.Names, c.name)
+				name := c.name
+				if b.sc.joined {
+					name = c.source + "_" + c.name // ksqlDB's A_COL for the columns of a join
+				}
+				out.Project = append(out.Project, expr.Column(c.index, name, c.typ))
+				out.Names = append(out.Names, name)
 			}
 			continue
 		}
