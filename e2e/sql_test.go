@@ -305,3 +305,62 @@ WINDOW TUMBLING (SIZE 5 MINUTE) GROUP BY card_number HAVING count(*) > 3;`
 		t.Fatalf("after the restart c1 was reported %d times (before: %d) and c3 at %v: the query did not resume from its checkpoint", reports["c1"], before, latest["c3"])
 	}
 }
+
+// TestSQLQueryFailover runs a persistent aggregation on a three-broker
+// cluster, SIGKILLs the broker that runs it, and checks that another broker
+// takes the query over from its checkpoint: the counts go on from where they
+// were, neither restarting from zero nor counting twice.
+func TestSQLQueryFailover(t *testing.T) {
+	c := startNetCluster(t)
+	base := c.members[0].srv.HTTP
+	sqlMustSucceed(t, base, `CREATE STREAM clicks (user_id STRING) WITH (KAFKA_TOPIC='clicks', PARTITIONS=3, VALUE_FORMAT='JSON');`, nil)
+	lines := sqlMustSucceed(t, base, `CREATE TABLE clicks_per_user AS SELECT user_id, COUNT(*) AS n FROM clicks GROUP BY user_id;`,
+		map[string]string{"auto.offset.reset": "earliest"})
+	queryID := lines[0].Status.QueryID
+
+	seeds := kgo.SeedBrokers(c.brokers()...)
+	prod := client(t, c.brokers()[0], seeds, kgo.RequiredAcks(kgo.AllISRAcks()))
+	click := func(n int) {
+		t.Helper()
+		var recs []*kgo.Record
+		for i := range n {
+			recs = append(recs, &kgo.Record{Topic: "clicks", Value: []byte(fmt.Sprintf(`{"user_id":"u%d"}`, i%3))})
+		}
+		produceAcked(t, prod, recs)
+	}
+	counts := map[string]float64{}
+	cons := client(t, c.brokers()[0], seeds, kgo.ConsumeTopics("clicks_per_user"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	waitCounts := func(want float64) {
+		t.Helper()
+		done := func() bool { return counts["u0"] == want && counts["u1"] == want && counts["u2"] == want }
+		for deadline := time.Now().Add(60 * time.Second); !done() && time.Now().Before(deadline); {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			cons.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+				var user string
+				var v map[string]float64
+				if json.Unmarshal(r.Key, &user) == nil && json.Unmarshal(r.Value, &v) == nil {
+					counts[user] = v["N"]
+				}
+			})
+			cancel()
+		}
+		if !done() {
+			t.Fatalf("clicks_per_user holds %v, want %v for u0, u1 and u2", counts, want)
+		}
+	}
+	click(30)
+	waitCounts(10)
+
+	time.Sleep(7 * time.Second) // a checkpoint
+	c.members[0].srv.Kill()
+	killed := time.Now()
+	click(30)
+	waitCounts(20)
+	t.Logf("after broker 0 was killed the counts reached 20 in %s", time.Since(killed).Round(time.Millisecond))
+
+	lines = sqlMustSucceed(t, c.members[1].srv.HTTP, "SHOW QUERIES;", nil)
+	rows := sqlRows(lines)
+	if len(rows) != 1 || rows[0][0] != queryID || rows[0][2] == "0" {
+		t.Fatalf("SHOW QUERIES after the failover: %v, want %s owned by broker 1 or 2", rows, queryID)
+	}
+}

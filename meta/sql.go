@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"strings"
 
@@ -124,4 +125,43 @@ func (s *Store) SQLCheckpointOf(ctx context.Context, query string) (c SQLCheckpo
 func (s *Store) DeleteSQLCheckpoint(ctx context.Context, query string) error {
 	_, err := s.cli.Delete(ctx, s.sqlCheckpointKey(query))
 	return err
+}
+
+// ErrSQLObjectChanged is returned by ClaimSQLObject when the object changed
+// since it was read.
+var ErrSQLObjectChanged = errors.New("meta: the SQL object changed")
+
+// ClaimSQLObject replaces an object's properties with props if its
+// properties still equal seen (a compare-and-swap on the whole object, so
+// that of several brokers taking over a query only one wins).
+func (s *Store) ClaimSQLObject(ctx context.Context, o SQLObject, seen map[string]string) error {
+	key := s.sqlKey(o.Kind, o.Name)
+	resp, err := s.cli.Get(ctx, key)
+	if err != nil {
+		return err
+	}
+	if len(resp.Kvs) == 0 {
+		return fmt.Errorf("%w: %s %s is gone", ErrSQLObjectChanged, o.Kind, o.Name)
+	}
+	var cur SQLObject
+	if err := json.Unmarshal(resp.Kvs[0].Value, &cur); err != nil {
+		return err
+	}
+	if !maps.Equal(cur.Props, seen) {
+		return fmt.Errorf("%w: %s %s", ErrSQLObjectChanged, o.Kind, o.Name)
+	}
+	b, err := json.Marshal(o)
+	if err != nil {
+		return err
+	}
+	txn, err := s.cli.Txn(ctx).
+		If(clientv3.Compare(clientv3.ModRevision(key), "=", resp.Kvs[0].ModRevision)).
+		Then(clientv3.OpPut(key, string(b))).Commit()
+	if err != nil {
+		return err
+	}
+	if !txn.Succeeded {
+		return fmt.Errorf("%w: %s %s", ErrSQLObjectChanged, o.Kind, o.Name)
+	}
+	return nil
 }

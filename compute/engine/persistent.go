@@ -3,6 +3,9 @@ package engine
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -375,8 +378,10 @@ func (e *Engine) stop(id string) {
 	}
 }
 
-// reconcile stops the queries whose definitions are gone and starts the
-// ones this broker owns that do not run, every reconcileInterval.
+// reconcile, every reconcileInterval, takes over the queries whose owner
+// has left the cluster (its registration expired), stops the queries this
+// broker no longer owns (terminated, or taken over while it was cut off),
+// and starts those it owns that do not run.
 func (e *Engine) reconcile() {
 	defer e.wg.Done()
 	for {
@@ -386,33 +391,75 @@ func (e *Engine) reconcile() {
 		case <-time.After(reconcileInterval):
 		}
 		ctx, cancel := context.WithTimeout(e.ctx, 5*time.Second)
-		qs, err := e.cfg.Meta.SQLObjects(ctx, kindQuery)
+		e.reconcileOnce(ctx)
 		cancel()
-		if err != nil {
-			continue
-		}
-		want := map[string]meta.SQLObject{}
-		for _, q := range qs {
-			if q.Props[propOwner] == fmt.Sprint(e.cfg.NodeID) {
-				want[q.Name] = q
+	}
+}
+
+func (e *Engine) reconcileOnce(ctx context.Context) {
+	qs, err := e.cfg.Meta.SQLObjects(ctx, kindQuery)
+	if err != nil {
+		return
+	}
+	brokers, err := e.cfg.Meta.Brokers(ctx)
+	if err != nil {
+		return
+	}
+	var live []int32
+	for _, b := range brokers {
+		live = append(live, b.ID)
+	}
+	slices.Sort(live)
+	self := fmt.Sprint(e.cfg.NodeID)
+	want := map[string]meta.SQLObject{}
+	for _, q := range qs {
+		owner := q.Props[propOwner]
+		if owner != self && !slices.ContainsFunc(live, func(id int32) bool { return fmt.Sprint(id) == owner }) &&
+			successor(q.Name, live) == e.cfg.NodeID {
+			claimed := q
+			claimed.Props = maps.Clone(q.Props)
+			claimed.Props[propOwner] = self
+			if err := e.cfg.Meta.ClaimSQLObject(ctx, claimed, q.Props); err != nil {
+				e.log.Warn("take over a query", "query", q.Name, "err", err)
+				continue
 			}
+			e.log.Info("took over a persistent query whose broker left", "query", q.Name, "old_owner", owner)
+			q = claimed
 		}
-		e.mu.Lock()
-		var gone []string
-		for id := range e.running {
-			if _, ok := want[id]; !ok {
-				gone = append(gone, id)
-			}
-			delete(want, id)
-		}
-		e.mu.Unlock()
-		for _, id := range gone {
-			e.stop(id)
-		}
-		for _, q := range want {
-			if err := e.resume(e.ctx, q); err != nil {
-				e.log.Error("resume query", "query", q.Name, "err", err)
-			}
+		if q.Props[propOwner] == self {
+			want[q.Name] = q
 		}
 	}
+	e.mu.Lock()
+	var gone []string
+	for id := range e.running {
+		if _, ok := want[id]; !ok {
+			gone = append(gone, id)
+		}
+		delete(want, id)
+	}
+	e.mu.Unlock()
+	for _, id := range gone {
+		e.stop(id)
+	}
+	for _, q := range want {
+		if err := e.resume(e.ctx, q); err != nil {
+			e.log.Error("resume query", "query", q.Name, "err", err)
+		}
+	}
+}
+
+// successor is the live broker that takes over query id: rendezvous
+// hashing over the live brokers, so that every broker picks the same one
+// and the queries of a lost broker spread over the others.
+func successor(id string, live []int32) int32 {
+	best, bestScore := int32(-1), uint64(0)
+	for _, b := range live {
+		h := fnv.New64a()
+		fmt.Fprintf(h, "%s/%d", id, b)
+		if s := h.Sum64(); best < 0 || s > bestScore {
+			best, bestScore = b, s
+		}
+	}
+	return best
 }

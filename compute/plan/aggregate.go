@@ -184,4 +184,3 @@ func aggType(name string, arg arrow.DataType) (arrow.DataType, error) {
 	}
 	return nil, errf("unknown aggregate %s", name)
 }
-
