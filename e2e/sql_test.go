@@ -175,7 +175,11 @@ func TestSQLStatements(t *testing.T) {
 	}
 	readViews(41)
 
-	lines = sqlMustSucceed(t, base, `SHOW STREAMS; SHOW QUERIES; DESCRIBE u1_views; EXPLAIN SELECT page FROM pageviews WHERE ms > 5;`, nil)
+	lines = sqlMustSucceed(t, base, `PRINT 'u1_views' FROM BEGINNING INTERVAL 2 LIMIT 3;`, nil)
+	if rows := sqlRows(lines); len(rows) != 3 || !strings.HasPrefix(fmt.Sprint(rows[0][4]), `{"PAGE":`) {
+		t.Fatalf("PRINT: %v", rows)
+	}
+	lines = sqlMustSucceed(t, base, `SHOW STREAMS; SHOW QUERIES; DESCRIBE u1_views; EXPLAIN SELECT page FROM pageviews WHERE ms > 5; EXPLAIN `+queryID+`;`, nil)
 	var names []string
 	for _, r := range sqlRows(lines) {
 		names = append(names, fmt.Sprint(r[0]))

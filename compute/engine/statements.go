@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -10,6 +11,7 @@ import (
 
 	"github.com/strata-log/strata/compute/plan"
 	"github.com/strata-log/strata/compute/sql"
+	"github.com/strata-log/strata/meta"
 )
 
 // Error is a statement's failure, pointing into its text when it can.
@@ -84,7 +86,7 @@ func (e *Engine) execute(ctx context.Context, st sql.Statement, props map[string
 	case *sql.InsertValues:
 		return e.insertValues(ctx, st, res)
 	case *sql.Show:
-		return e.show(ctx, st, res)
+		return e.show(ctx, st, props, res)
 	case *sql.Describe:
 		return e.describe(ctx, st, res)
 	case *sql.Drop:
@@ -99,6 +101,8 @@ func (e *Engine) execute(ctx context.Context, st sql.Statement, props map[string
 		return res.Status(Status{Statement: st.String(), Message: fmt.Sprintf("Property %s unset", st.Name)})
 	case *sql.Explain:
 		return e.explain(ctx, st, res)
+	case *sql.Print:
+		return e.print(ctx, st, res)
 	}
 	return errorAt(st, "%T statements are not supported yet", st)
 }
@@ -147,7 +151,7 @@ func (e *Engine) query(ctx context.Context, st *sql.Query, props map[string]stri
 }
 
 // show lists streams, tables, queries or topics.
-func (e *Engine) show(ctx context.Context, st *sql.Show, res Result) error {
+func (e *Engine) show(ctx context.Context, st *sql.Show, props map[string]string, res Result) error {
 	var cols []Column
 	var rows [][]any
 	switch st.What {
@@ -182,6 +186,11 @@ func (e *Engine) show(ctx context.Context, st *sql.Show, res Result) error {
 				e.mu.Unlock()
 			}
 			rows = append(rows, []any{q.Name, status, q.Props[propOwner], q.Statement})
+		}
+	case sql.ShowProperties:
+		cols = []Column{{"Property", "STRING"}, {"Value", "STRING"}}
+		for k, v := range props {
+			rows = append(rows, []any{k, v})
 		}
 	case sql.ShowTopics:
 		topics, err := e.cfg.Meta.Topics(ctx)
@@ -284,7 +293,26 @@ func (e *Engine) explain(ctx context.Context, st *sql.Explain, res Result) error
 	case *sql.InsertInto:
 		q = s.Query
 	default:
-		return errorAt(st, "EXPLAIN of a query id is not supported yet: EXPLAIN the statement")
+		qs, err := e.cfg.Meta.SQLObjects(ctx, kindQuery)
+		if err != nil {
+			return err
+		}
+		i := slices.IndexFunc(qs, func(o meta.SQLObject) bool { return strings.EqualFold(o.Name, st.QueryID) })
+		if i < 0 {
+			return errorAt(st, "no query %s (SHOW QUERIES lists them)", st.QueryID)
+		}
+		stored, err := sql.ParseStatement(qs[i].Statement)
+		if err != nil {
+			return err
+		}
+		switch s := stored.(type) {
+		case *sql.CreateAsSelect:
+			q = s.Query
+		case *sql.InsertInto:
+			q = s.Query
+		default:
+			return fmt.Errorf("query %s: unexpected statement %s", st.QueryID, qs[i].Statement)
+		}
 	}
 	cat, err := e.catalog(ctx)
 	if err != nil {
