@@ -70,6 +70,11 @@ func (b *Broker) fetchOnce(ctx context.Context, req *kmsg.FetchRequest) (*kmsg.F
 				sp.RecordBatches = res.Batches
 				size += len(res.Batches)
 			}
+			if sp.RecordBatches == nil {
+				// Empty, never null: librdkafka refuses a null record set
+				// ("invalid MessageSetSize -1").
+				sp.RecordBatches = []byte{}
+			}
 			if err != nil {
 				sp.ErrorCode = errCode(err)
 				hasErr = true

@@ -600,6 +600,9 @@ func TestFetchLongPoll(t *testing.T) {
 	if sp.ErrorCode != 0 || len(sp.RecordBatches) != 0 || time.Since(start) < 150*time.Millisecond {
 		t.Fatalf("empty long poll: code %d, %d bytes, after %s", sp.ErrorCode, len(sp.RecordBatches), time.Since(start))
 	}
+	if sp.RecordBatches == nil {
+		t.Fatal("empty long poll: a null record set, which librdkafka refuses; want an empty one")
+	}
 }
 
 func TestLogAppendTimeAndDeleteRecords(t *testing.T) {
