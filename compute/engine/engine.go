@@ -66,6 +66,11 @@ func New(cfg Config) (*Engine, error) {
 	if len(cfg.Brokers) == 0 || cfg.Meta == nil {
 		return nil, errors.New("engine: needs brokers and a metadata store")
 	}
+	return newEngine(cfg), nil
+}
+
+// newEngine applies cfg's defaults.
+func newEngine(cfg Config) *Engine {
 	e := &Engine{cfg: cfg, log: cfg.Logger, mem: cfg.Allocator, running: map[string]*persistent{}}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
@@ -77,7 +82,7 @@ func New(cfg Config) (*Engine, error) {
 		e.cfg.CheckpointInterval = 5 * time.Second
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
-	return e, nil
+	return e
 }
 
 // Start resumes the persistent queries this broker owns.

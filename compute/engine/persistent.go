@@ -270,32 +270,13 @@ func (e *Engine) runPersistent(ctx context.Context, p *persistent, q *plan.Query
 // topic, as auto.offset.reset said, the first time) and produces its rows
 // to the sink's topic, checkpointing every CheckpointInterval.
 func (e *Engine) runInto(ctx context.Context, id string, q *plan.Query, sink *plan.Source, fromStart bool) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(e.cfg.Brokers...), kgo.DefaultProduceTopic(sink.Topic), kgo.RequiredAcks(kgo.AllISRAcks()))
+	snk, err := e.NewSink(ctx, sink, 0)
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
-	keyEnc, valEnc, err := encoders(sink)
-	if err != nil {
-		return err
-	}
+	defer snk.Close()
 	ctx = compute.WithAllocator(ctx, e.mem)
-	p, err := e.pipeline(q, false, project(q.Project, q.Names, func(ctx context.Context, rec arrow.Record) error {
-		recs := make([]*kgo.Record, 0, rec.NumRows())
-		for i := 0; i < int(rec.NumRows()); i++ {
-			r := &kgo.Record{}
-			if keyEnc != nil {
-				if r.Key, err = keyEnc.Encode(rec, i, nil); err != nil {
-					return err
-				}
-			}
-			if r.Value, err = valEnc.Encode(rec, i, nil); err != nil {
-				return err
-			}
-			recs = append(recs, r)
-		}
-		return cl.ProduceSync(ctx, recs...).FirstErr()
-	}))
+	p, err := e.pipeline(q, false, project(q.Project, q.Names, snk.Write))
 	if err != nil {
 		return err
 	}

@@ -47,18 +47,9 @@ func (e *Engine) runJoin(ctx context.Context, q *plan.Query, p *pipeline, from s
 	if !sameColumns(j.Schema(), q.Input) {
 		return fmt.Errorf("the join produces %s, the plan expects %s", j.Schema(), q.Input)
 	}
-	var watermark atomic.Int64
-	watermark.Store(math.MinInt64)
+	in := newJoinInputs()
 	side := func(port exec.Operator) func(arrow.Record) error {
-		return func(rec arrow.Record) error {
-			if err := port.Push(ctx, rec); err != nil {
-				return err
-			}
-			t := maxTime(rec)
-			for cur := watermark.Load(); t > cur && !watermark.CompareAndSwap(cur, t); cur = watermark.Load() {
-			}
-			return port.Advance(ctx, watermark.Load())
-		}
+		return func(rec arrow.Record) error { return in.push(ctx, port, rec) }
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -113,6 +104,29 @@ func (e *Engine) runJoin(ctx context.Context, q *plan.Query, p *pipeline, from s
 		}
 	}
 	return p.end(ctx)
+}
+
+// joinInputs feeds a join's ports and keeps its watermark: the greatest
+// ROWTIME either side has pushed.
+type joinInputs struct {
+	watermark atomic.Int64
+}
+
+func newJoinInputs() *joinInputs {
+	in := &joinInputs{}
+	in.watermark.Store(math.MinInt64)
+	return in
+}
+
+// push pushes rec into a join port, then advances both sides' watermark.
+func (in *joinInputs) push(ctx context.Context, port exec.Operator, rec arrow.Record) error {
+	if err := port.Push(ctx, rec); err != nil {
+		return err
+	}
+	t := maxTime(rec)
+	for cur := in.watermark.Load(); t > cur && !in.watermark.CompareAndSwap(cur, t); cur = in.watermark.Load() {
+	}
+	return port.Advance(ctx, in.watermark.Load())
 }
 
 // maxTime is the greatest ROWTIME of a batch (math.MinInt64 when empty).
