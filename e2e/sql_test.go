@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
@@ -366,5 +367,61 @@ func TestSQLQueryFailover(t *testing.T) {
 	rows := sqlRows(lines)
 	if len(rows) != 1 || rows[0][0] != queryID || rows[0][2] == "0" {
 		t.Fatalf("SHOW QUERIES after the failover: %v, want %s owned by broker 1 or 2", rows, queryID)
+	}
+}
+
+// TestSQLJoinQueryRestart runs a persistent stream-table join, crashes
+// strata dev and restarts it: the restarted query resumes both inputs from
+// its checkpoint with the table it had joined so far, so the events after
+// the crash are enriched and those before are not written again.
+func TestSQLJoinQueryRestart(t *testing.T) {
+	dir := t.TempDir()
+	kafkaAddr := freeLoopbackAddr(t)
+	srv := StartDev(t, dir, "--kafka-addr", kafkaAddr)
+	sqlMustSucceed(t, srv.HTTP, `CREATE STREAM orders (id BIGINT, merchant STRING) WITH (KAFKA_TOPIC='orders', PARTITIONS=2, VALUE_FORMAT='JSON');
+		CREATE TABLE merchants (name STRING PRIMARY KEY, category STRING) WITH (KAFKA_TOPIC='merchants', PARTITIONS=1, VALUE_FORMAT='JSON');`, nil)
+	prod := client(t, srv.Kafka)
+	produceAcked(t, prod, []*kgo.Record{
+		{Topic: "merchants", Key: []byte("ACME"), Value: []byte(`{"category":"tools"}`)},
+		{Topic: "merchants", Key: []byte("Globex"), Value: []byte(`{"category":"energy"}`)},
+	})
+	sqlMustSucceed(t, srv.HTTP, `CREATE STREAM enriched AS SELECT o.id AS id, m.category AS category FROM orders o JOIN merchants m ON o.merchant = m.name;`,
+		map[string]string{"auto.offset.reset": "earliest"})
+	order := func(id int, merchant string) *kgo.Record {
+		return &kgo.Record{Topic: "orders", Value: []byte(fmt.Sprintf(`{"id":%d,"merchant":%q}`, id, merchant))}
+	}
+	produceAcked(t, prod, []*kgo.Record{order(1, "ACME"), order(2, "Globex"), order(3, "Nobody")})
+
+	got := map[string]int{}
+	cons := client(t, srv.Kafka, kgo.ConsumeTopics("enriched"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	read := func(d time.Duration, n int) {
+		t.Helper()
+		total := func() (s int) {
+			for _, c := range got {
+				s += c
+			}
+			return s
+		}
+		for deadline := time.Now().Add(d); total() < n && time.Now().Before(deadline); {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			cons.PollFetches(ctx).EachRecord(func(r *kgo.Record) { got[string(r.Value)]++ })
+			cancel()
+		}
+	}
+	read(30*time.Second, 2)
+	if got[`{"ID":1,"CATEGORY":"tools"}`] != 1 || got[`{"ID":2,"CATEGORY":"energy"}`] != 1 {
+		t.Fatalf("enriched before the crash: %v", got)
+	}
+
+	time.Sleep(7 * time.Second) // a checkpoint
+	srv.Kill()
+	srv = StartDev(t, dir, "--kafka-addr", kafkaAddr)
+	produceAcked(t, client(t, srv.Kafka), []*kgo.Record{order(4, "Globex"), order(5, "ACME")})
+	read(30*time.Second, 4)
+	read(2*time.Second, 100)
+	want := map[string]int{`{"ID":1,"CATEGORY":"tools"}`: 1, `{"ID":2,"CATEGORY":"energy"}`: 1,
+		`{"ID":4,"CATEGORY":"energy"}`: 1, `{"ID":5,"CATEGORY":"tools"}`: 1}
+	if !maps.Equal(got, want) {
+		t.Fatalf("enriched after the restart: %v, want each of %v once", got, want)
 	}
 }

@@ -88,10 +88,12 @@ func (s *Store) DeleteSQLObject(ctx context.Context, kind, name string) (bool, e
 // each input partition, and the bucket object holding its operators'
 // state at that point ("" when it has none).
 type SQLCheckpoint struct {
-	Offsets     map[int32]int64 `json:"offsets"`
-	StateObject string          `json:"stateObject,omitempty"`
-	Seq         int64           `json:"seq"`
-	UpdatedMs   int64           `json:"updatedMs"`
+	Offsets map[int32]int64 `json:"offsets"`
+	// RightOffsets are those of a join's right input.
+	RightOffsets map[int32]int64 `json:"rightOffsets,omitempty"`
+	StateObject  string          `json:"stateObject,omitempty"`
+	Seq          int64           `json:"seq"`
+	UpdatedMs    int64           `json:"updatedMs"`
 }
 
 func (s *Store) sqlCheckpointKey(query string) string {

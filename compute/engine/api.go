@@ -8,7 +8,6 @@ package engine
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"strconv"
 	"time"
@@ -90,27 +89,7 @@ func (e *Engine) NewPipeline(q *plan.Query, emit exec.Emit) (*Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &Pipeline{mem: e.mem, p: p, in: newJoinInputs()}
-	if q.Join != nil {
-		j, err := newJoin(q.Join, p.head)
-		if err != nil {
-			p.close()
-			return nil, fmt.Errorf("join: %w", err)
-		}
-		if !sameColumns(j.Schema(), q.Input) {
-			j.Close()
-			p.close()
-			return nil, fmt.Errorf("the join produces %s, the plan expects %s", j.Schema(), q.Input)
-		}
-		out.join = j
-		if s, ok := j.(State); ok {
-			out.state = append(out.state, s)
-		}
-	}
-	for _, s := range p.state {
-		out.state = append(out.state, s)
-	}
-	return out, nil
+	return &Pipeline{mem: e.mem, p: p, join: p.join, in: newJoinInputs(), state: p.state}, nil
 }
 
 // Push passes a batch of q's source (a join's left input) through the
@@ -138,12 +117,7 @@ func (p *Pipeline) PushRight(ctx context.Context, rec arrow.Record) error {
 func (p *Pipeline) State() []State { return p.state }
 
 // Close releases the operators.
-func (p *Pipeline) Close() {
-	if p.join != nil {
-		p.join.Close()
-	}
-	p.p.close()
-}
+func (p *Pipeline) Close() { p.p.close() }
 
 // Sink produces batches to a topic as persistent queries produce their
 // results: one record per row, its key and value encoded from the row's

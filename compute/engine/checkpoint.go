@@ -21,9 +21,10 @@ const stateMagic = "STRATA-SQL-STATE-1\n"
 
 // checkpoint records where a persistent query stands: its operators' state
 // in a new bucket object (when it has stateful operators), then the input
-// offsets and that object in etcd; the previous object is deleted after.
-func (e *Engine) checkpoint(ctx context.Context, id string, p *pipeline, ck *meta.SQLCheckpoint, pos map[int32]int64) error {
-	next := meta.SQLCheckpoint{Offsets: maps.Clone(pos), Seq: ck.Seq + 1, UpdatedMs: time.Now().UnixMilli()}
+// offsets (of a join's right side too) and that object in etcd; the
+// previous object is deleted after.
+func (e *Engine) checkpoint(ctx context.Context, id string, p *pipeline, ck *meta.SQLCheckpoint, pos, right map[int32]int64) error {
+	next := meta.SQLCheckpoint{Offsets: maps.Clone(pos), RightOffsets: maps.Clone(right), Seq: ck.Seq + 1, UpdatedMs: time.Now().UnixMilli()}
 	if len(p.state) > 0 {
 		if e.cfg.Bucket == nil {
 			return nil // no place for the state: the query restarts from its last checkpoint, or its start

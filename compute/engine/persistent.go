@@ -281,26 +281,36 @@ func (e *Engine) runInto(ctx context.Context, id string, q *plan.Query, sink *pl
 		return err
 	}
 	defer p.close()
-	if q.Join != nil {
-		// A join reads two topics: its checkpoints are not implemented yet,
-		// so it starts again from auto.offset.reset after a restart.
-		return e.runJoin(ctx, q, p, scanFrom{earliest: fromStart}, false)
-	}
 	ck, err := e.restore(ctx, id, p)
 	if err != nil {
 		return err
 	}
 	from := scanFrom{earliest: fromStart, offsets: ck.Offsets}
 	last := time.Now()
+	due := func() bool {
+		if time.Since(last) < e.cfg.CheckpointInterval {
+			return false
+		}
+		last = time.Now()
+		return true
+	}
+	// Every batch read before the positions a progress callback gets went
+	// through the pipeline, and Sink.Write returned for every row emitted.
+	if q.Join != nil {
+		return e.runJoin(ctx, q, p, from, scanFrom{earliest: true, offsets: ck.RightOffsets}, false,
+			func(left, right map[int32]int64) error {
+				if !due() {
+					return nil
+				}
+				return e.checkpoint(ctx, id, p, &ck, left, right)
+			})
+	}
 	return e.scan(ctx, q.Source, from, false, e.mem, func(rec arrow.Record) error { return p.head(ctx, rec) },
 		func(pos map[int32]int64) error {
-			if time.Since(last) < e.cfg.CheckpointInterval {
+			if !due() {
 				return nil
 			}
-			last = time.Now()
-			// Every batch read so far went through the pipeline, and
-			// ProduceSync returned for every row it emitted.
-			return e.checkpoint(ctx, id, p, &ck, pos)
+			return e.checkpoint(ctx, id, p, &ck, pos, nil)
 		})
 }
 

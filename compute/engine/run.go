@@ -2,11 +2,11 @@ package engine
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/compute"
 
-	"github.com/strata-log/strata/compute/exec"
 	"github.com/strata-log/strata/compute/expr"
 	"github.com/strata-log/strata/compute/plan"
 )
@@ -25,7 +25,7 @@ func (e *Engine) run(ctx context.Context, q *plan.Query, from scanFrom, bounded 
 	}
 	defer p.close()
 	if q.Join != nil {
-		return e.runJoin(ctx, q, p, from, bounded)
+		return e.runJoin(ctx, q, p, from, scanFrom{earliest: true}, bounded, nil)
 	}
 	if err := e.scan(ctx, q.Source, from, bounded, e.mem, func(rec arrow.Record) error { return p.head(ctx, rec) }, nil); err != nil {
 		return err
@@ -40,8 +40,11 @@ func toStage(emit func(arrow.Record) error) stage {
 // pipeline is a query's operators from the source's batches on.
 type pipeline struct {
 	head stage
+	// join, when the query has one, takes the source batches on its left
+	// port and the right source's on its right; head is then its output.
+	join joinOperator
 	// state lists the operators whose state a checkpoint keeps, in order.
-	state []exec.Stateful
+	state []State
 	// end flushes what a bounded input leaves open (windows not closed
 	// yet); close releases the operators.
 	end   func(context.Context) error
@@ -60,6 +63,25 @@ func (e *Engine) pipeline(q *plan.Query, final bool, next stage) (*pipeline, err
 		}
 	}
 	p.head = filter(q.Where, next)
+	if q.Join != nil {
+		j, err := newJoin(q.Join, p.head)
+		if err != nil {
+			p.close()
+			return nil, fmt.Errorf("join: %w", err)
+		}
+		if !sameColumns(j.Schema(), q.Input) {
+			j.Close()
+			p.close()
+			return nil, fmt.Errorf("the join produces %s, the plan expects %s", j.Schema(), q.Input)
+		}
+		p.join = j
+		p.state = append([]State{j}, p.state...)
+		closeRest := p.close
+		p.close = func() {
+			j.Close()
+			closeRest()
+		}
+	}
 	return p, nil
 }
 

@@ -2,8 +2,9 @@ package engine
 
 import (
 	"context"
-	"fmt"
+	"maps"
 	"math"
+	"sync"
 	"sync/atomic"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -15,6 +16,7 @@ import (
 
 // joinOperator is what the engine needs of a join.
 type joinOperator interface {
+	State
 	Left() exec.Operator
 	Right() exec.Operator
 	Schema() *arrow.Schema
@@ -32,37 +34,49 @@ func newJoin(j *plan.Join, next stage) (joinOperator, error) {
 	return exec.NewTableTableJoin(j.Config, exec.Emit(next))
 }
 
-// runJoin reads both sides of q's join into their ports, each scan in its
-// goroutine, advancing the join's watermark to the greatest ROWTIME either
-// side has read. The table of a stream-table join is read to its end first,
-// so that stream rows find the table as it is when the query starts. A
-// bounded run then closes every window (outer rows without a match) and
-// ends the pipeline.
-func (e *Engine) runJoin(ctx context.Context, q *plan.Query, p *pipeline, from scanFrom, bounded bool) error {
-	j, err := newJoin(q.Join, p.head)
-	if err != nil {
-		return fmt.Errorf("join: %w", err)
-	}
-	defer j.Close()
-	if !sameColumns(j.Schema(), q.Input) {
-		return fmt.Errorf("the join produces %s, the plan expects %s", j.Schema(), q.Input)
-	}
+// runJoin reads both sides of q's join (from and rightFrom) into the
+// pipeline's join ports, each scan in its goroutine. The table of a
+// stream-table join read from its start is read to its end first, so that
+// stream rows find the table as it is when the query starts. A bounded run
+// then closes every window (outer rows without a match) and ends the
+// pipeline. Pushes and progress run under one lock: progress, if not nil,
+// sees the next offsets of both sides (once both have some) at a point
+// where every batch before them went through the pipeline, and nothing
+// else — a consistent point to checkpoint.
+func (e *Engine) runJoin(ctx context.Context, q *plan.Query, p *pipeline, from, rightFrom scanFrom, bounded bool,
+	progress func(left, right map[int32]int64) error) error {
+	j := p.join
 	in := newJoinInputs()
+	var mu sync.Mutex
+	var pos [2]map[int32]int64
 	side := func(port exec.Operator) func(arrow.Record) error {
-		return func(rec arrow.Record) error { return in.push(ctx, port, rec) }
+		return func(rec arrow.Record) error {
+			mu.Lock()
+			defer mu.Unlock()
+			return in.push(ctx, port, rec)
+		}
+	}
+	moved := func(i int) func(map[int32]int64) error {
+		return func(next map[int32]int64) error {
+			mu.Lock()
+			defer mu.Unlock()
+			pos[i] = maps.Clone(next)
+			if progress == nil || pos[0] == nil || pos[1] == nil {
+				return nil
+			}
+			return progress(pos[0], pos[1])
+		}
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	left := func() error { return e.scan(ctx, q.Source, from, bounded, e.mem, side(j.Left()), nil) }
-	right := func() error {
-		return e.scan(ctx, q.Join.Right, scanFrom{earliest: true}, bounded, e.mem, side(j.Right()), nil)
-	}
-	if q.Join.Kind == plan.StreamTable {
+	left := func() error { return e.scan(ctx, q.Source, from, bounded, e.mem, side(j.Left()), moved(0)) }
+	right := func() error { return e.scan(ctx, q.Join.Right, rightFrom, bounded, e.mem, side(j.Right()), moved(1)) }
+	if q.Join.Kind == plan.StreamTable && rightFrom.offsets == nil {
 		// The table as it is now, then (unbounded) its changes alongside
 		// the stream.
 		var at map[int32]int64
-		err := e.scan(ctx, q.Join.Right, scanFrom{earliest: true}, true, e.mem, side(j.Right()), func(pos map[int32]int64) error {
-			at = pos
+		err := e.scan(ctx, q.Join.Right, rightFrom, true, e.mem, side(j.Right()), func(next map[int32]int64) error {
+			at = maps.Clone(next)
 			return nil
 		})
 		if err != nil {
@@ -72,7 +86,7 @@ func (e *Engine) runJoin(ctx context.Context, q *plan.Query, p *pipeline, from s
 			right = func() error { return nil }
 		} else {
 			right = func() error {
-				return e.scan(ctx, q.Join.Right, scanFrom{offsets: at}, false, e.mem, side(j.Right()), nil)
+				return e.scan(ctx, q.Join.Right, scanFrom{offsets: at}, false, e.mem, side(j.Right()), moved(1))
 			}
 		}
 	}
