@@ -425,3 +425,33 @@ func TestSQLJoinQueryRestart(t *testing.T) {
 		t.Fatalf("enriched after the restart: %v, want each of %v once", got, want)
 	}
 }
+
+// TestSQLTablePull checks that a pull query over a table answers its
+// current rows: the last value of each key, deleted keys left out.
+func TestSQLTablePull(t *testing.T) {
+	srv := StartDev(t, t.TempDir())
+	sqlMustSucceed(t, srv.HTTP, `CREATE TABLE users (id STRING PRIMARY KEY, name STRING, visits INT) WITH (KAFKA_TOPIC='users', PARTITIONS=2, VALUE_FORMAT='JSON');`, nil)
+	user := func(id, v string) *kgo.Record {
+		r := &kgo.Record{Topic: "users", Key: []byte(id)}
+		if v != "" {
+			r.Value = []byte(v)
+		}
+		return r
+	}
+	produceAcked(t, client(t, srv.Kafka), []*kgo.Record{
+		user("a", `{"name":"Ann","visits":1}`), user("b", `{"name":"Bob","visits":1}`), user("c", `{"name":"Cy","visits":1}`),
+		user("a", `{"name":"Ann","visits":2}`), user("b", ""), user("a", `{"name":"Ann","visits":3}`),
+	})
+	rows := sqlRows(sqlMustSucceed(t, srv.HTTP, "SELECT id, name, visits FROM users;", nil))
+	got := map[string]string{}
+	for _, r := range rows {
+		got[fmt.Sprint(r[0])] = fmt.Sprint(r[1:])
+	}
+	want := map[string]string{"a": "[Ann 3]", "c": "[Cy 1]"}
+	if !maps.Equal(got, want) || len(rows) != 2 {
+		t.Fatalf("users: %v, want %v", rows, want)
+	}
+	if rows := sqlRows(sqlMustSucceed(t, srv.HTTP, "SELECT id FROM users WHERE visits > 1;", nil)); len(rows) != 1 || rows[0][0] != "a" {
+		t.Fatalf("users with visits > 1: %v", rows)
+	}
+}

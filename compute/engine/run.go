@@ -9,6 +9,8 @@ import (
 
 	"github.com/strata-log/strata/compute/expr"
 	"github.com/strata-log/strata/compute/plan"
+	"github.com/strata-log/strata/compute/schema"
+	"github.com/strata-log/strata/compute/sql"
 )
 
 // stage is a step of a running pipeline: it takes a batch (which it does
@@ -63,6 +65,16 @@ func (e *Engine) pipeline(q *plan.Query, final bool, next stage) (*pipeline, err
 		}
 	}
 	p.head = filter(q.Where, next)
+	if final && q.Join == nil && q.Agg == nil && q.Source.Kind == sql.Table {
+		// A pull query over a table answers its current rows: the last
+		// change of each primary key, deletions left out.
+		keys := make([]int, q.Source.Schema.NumKeys())
+		for i := range keys {
+			keys[i] = schema.NumPseudoColumns + i
+		}
+		last := &lastPerGroup{keys: keys, deleted: q.Input.NumFields() - 1, next: p.head}
+		p.head, p.end, p.close = last.add, last.flush, last.release
+	}
 	if q.Join != nil {
 		j, err := newJoin(q.Join, p.head)
 		if err != nil {

@@ -56,7 +56,7 @@ func (e *Engine) aggregate(q *plan.Query, p *pipeline, final bool, next stage) (
 	post := filter(q.Having, next)
 	var last *lastPerGroup
 	if final && !cfg.Final {
-		last = &lastPerGroup{keys: len(a.Keys), next: post}
+		last = &lastPerGroup{keys: seq(len(a.Keys)), deleted: -1, next: post}
 		post = last.add
 	}
 	var agg *exec.Aggregate
@@ -122,13 +122,24 @@ func dropRetractions(ctx context.Context, rec arrow.Record, out *arrow.Schema, n
 	return next(ctx, kept)
 }
 
-// lastPerGroup keeps the aggregation's changes and, at flush, passes on
-// the last one of each group (its first keys columns): a pull query's
-// answer over a non-windowed aggregation.
+// lastPerGroup keeps batches and, at flush, passes on the last row of
+// each key (the columns keys), leaving out the keys whose last row is a
+// deletion (column deleted is true; -1: none): a pull query's answer over
+// a non-windowed aggregation's changes, or over a table's changelog.
 type lastPerGroup struct {
-	keys int
-	next stage
-	recs []arrow.Record
+	keys    []int
+	deleted int
+	next    stage
+	recs    []arrow.Record
+}
+
+// seq returns 0, 1, …, n-1.
+func seq(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
 }
 
 func (l *lastPerGroup) add(_ context.Context, rec arrow.Record) error {
@@ -149,16 +160,26 @@ func (l *lastPerGroup) flush(ctx context.Context) error {
 	seen := map[string]bool{}
 	var idx []int64
 	var key []byte
+	var del *array.Boolean
+	if l.deleted >= 0 {
+		del, _ = all.Column(l.deleted).(*array.Boolean)
+	}
 	for i := int(all.NumRows()) - 1; i >= 0; i-- {
 		key = key[:0]
-		for c := 0; c < l.keys; c++ {
+		for _, c := range l.keys {
 			key = append(key, all.Column(c).ValueStr(i)...)
 			key = append(key, 0)
 		}
-		if !seen[string(key)] {
-			seen[string(key)] = true
+		if seen[string(key)] {
+			continue
+		}
+		seen[string(key)] = true
+		if del == nil || !del.Value(i) {
 			idx = append(idx, int64(i))
 		}
+	}
+	if len(idx) == 0 {
+		return nil
 	}
 	b := array.NewInt64Builder(compute.GetAllocator(ctx))
 	defer b.Release()
