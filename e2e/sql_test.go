@@ -454,4 +454,17 @@ func TestSQLTablePull(t *testing.T) {
 	if rows := sqlRows(sqlMustSucceed(t, srv.HTTP, "SELECT id FROM users WHERE visits > 1;", nil)); len(rows) != 1 || rows[0][0] != "a" {
 		t.Fatalf("users with visits > 1: %v", rows)
 	}
+
+	// A table made from a table carries its deletions as tombstones.
+	sqlMustSucceed(t, srv.HTTP, "CREATE TABLE names AS SELECT id, name FROM users;", map[string]string{"auto.offset.reset": "earliest"})
+	last := map[string][]byte{}
+	cons := client(t, srv.Kafka, kgo.ConsumeTopics("names"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	for deadline := time.Now().Add(30 * time.Second); len(last) < 3 && time.Now().Before(deadline); {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		cons.PollFetches(ctx).EachRecord(func(r *kgo.Record) { last[string(r.Key)] = r.Value })
+		cancel()
+	}
+	if v, ok := last[`"b"`]; !ok || v != nil || string(last[`"a"`]) != `{"NAME":"Ann"}` {
+		t.Fatalf("names: %q, want b's tombstone and a's name", last)
+	}
 }

@@ -122,7 +122,8 @@ func (p *Pipeline) Close() { p.p.close() }
 // Sink produces batches to a topic as persistent queries produce their
 // results: one record per row, its key and value encoded from the row's
 // columns named like sink.Schema's key and value columns, in sink's
-// formats, with acks=all and an idempotent producer. The record timestamp
+// formats, with acks=all and an idempotent producer; a row whose
+// exec.Deleted column is true is its key's tombstone (a nil value). The record timestamp
 // is the row's ROWTIME when the batch has that TIMESTAMP column (the
 // producer's clock otherwise).
 type Sink struct {
@@ -158,6 +159,10 @@ func (s *Sink) Write(ctx context.Context, rec arrow.Record) error {
 	if idx := rec.Schema().FieldIndices(schema.RowTime); len(idx) == 1 {
 		ts, _ = rec.Column(idx[0]).(*array.Timestamp)
 	}
+	var deleted *array.Boolean
+	if idx := rec.Schema().FieldIndices(exec.Deleted); len(idx) == 1 {
+		deleted, _ = rec.Column(idx[0]).(*array.Boolean)
+	}
 	recs := make([]*kgo.Record, 0, rec.NumRows())
 	var err error
 	for i := 0; i < int(rec.NumRows()); i++ {
@@ -167,8 +172,11 @@ func (s *Sink) Write(ctx context.Context, rec arrow.Record) error {
 				return err
 			}
 		}
-		if r.Value, err = s.value.Encode(rec, i, nil); err != nil {
-			return err
+		retracts := deleted != nil && deleted.IsValid(i) && deleted.Value(i)
+		if !retracts { // a retraction is the key's tombstone: no value
+			if r.Value, err = s.value.Encode(rec, i, nil); err != nil {
+				return err
+			}
 		}
 		if ts != nil && ts.IsValid(i) {
 			r.Timestamp = time.UnixMilli(int64(ts.Value(i)))

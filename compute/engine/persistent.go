@@ -75,6 +75,11 @@ func (e *Engine) createAsSelect(ctx context.Context, st *sql.CreateAsSelect, pro
 	if err != nil {
 		return fmt.Errorf("sink definition %q: %w", sink, err)
 	}
+	if _, err := sourceOf(cs.(*sql.CreateSource)); err != nil {
+		// Checked before anything is stored: a bad entry would break the
+		// catalog of every later statement.
+		return errorAt(st, "%s: %v", st.Name, strings.TrimPrefix(err.Error(), "line 1:1: "))
+	}
 	if err := e.ensureTopic(ctx, propsOf(cs.(*sql.CreateSource).Props)["KAFKA_TOPIC"].Text, propsOf(cs.(*sql.CreateSource).Props)); err != nil {
 		return errorAt(st, "%v", err)
 	}

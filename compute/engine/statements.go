@@ -134,7 +134,12 @@ func (e *Engine) query(ctx context.Context, st *sql.Query, props map[string]stri
 	var rows int64
 	err = e.run(ctx, q, scanFrom{earliest: !push || earliest(props)}, !push, func(rec arrow.Record) error {
 		for i := 0; i < int(rec.NumRows()) && (q.Limit < 0 || rows < q.Limit); i++ {
-			if err := res.Row(rowValues(rec, i), false); err != nil {
+			vals, tombstone := rowValues(rec, i), false
+			if q.Deleted {
+				tombstone = vals[len(vals)-1] == true
+				vals = vals[:len(vals)-1]
+			}
+			if err := res.Row(vals, tombstone); err != nil {
 				return err
 			}
 			rows++

@@ -50,9 +50,13 @@ type Query struct {
 	Names   []string
 	// Keys are the output columns that are the key of the result (the
 	// GROUP BY columns, and WINDOWSTART/WINDOWEND of windowed ones).
-	Keys  []string
-	Emit  sql.EmitKind
-	Limit int64 // -1: none
+	Keys []string
+	// Deleted says that the last of Project is the exec.Deleted flag of a
+	// changelog (a table-table join's): a true row retracts its key. It is
+	// not a column of the result (see Output); sinks write a tombstone.
+	Deleted bool
+	Emit    sql.EmitKind
+	Limit   int64 // -1: none
 }
 
 // Aggregation is the GROUP BY part of a query.
@@ -90,8 +94,12 @@ type AggCall struct {
 
 // Output returns the result's schema.
 func (q *Query) Output() *arrow.Schema {
-	fields := make([]arrow.Field, len(q.Project))
-	for i, e := range q.Project {
+	n := len(q.Project)
+	if q.Deleted {
+		n--
+	}
+	fields := make([]arrow.Field, n)
+	for i, e := range q.Project[:n] {
 		fields[i] = arrow.Field{Name: q.Names[i], Type: e.Type(), Nullable: true}
 	}
 	return arrow.NewSchema(fields, nil)
@@ -150,7 +158,19 @@ func PlanQuery(q *sql.Query, cat Catalog) (*Query, error) {
 		if q.Having != nil {
 			return nil, errorf(q.Having, "HAVING needs GROUP BY")
 		}
-		return out, out.project(q.Select, in, nil)
+		// A table's rows keep its primary key as their key.
+		var keys map[string]bool
+		if src.Kind == sql.Table && out.Join == nil {
+			keys = map[string]bool{}
+			for _, c := range src.Schema.Keys() {
+				keys[(&sql.ColumnRef{Name: c.Name}).String()] = true
+			}
+		}
+		if err := out.project(q.Select, in, keys); err != nil {
+			return nil, err
+		}
+		out.keepDeleted(in.sc)
+		return out, nil
 	}
 	if len(q.GroupBy) == 0 {
 		return nil, errorf(calls[0], "aggregate %s needs GROUP BY (aggregating a whole stream into one row is not supported)", calls[0])
@@ -177,6 +197,9 @@ func (out *Query) project(items []sql.SelectItem, b *binder, keys map[string]boo
 				}
 				out.Project = append(out.Project, expr.Column(c.index, name, c.typ))
 				out.Names = append(out.Names, name)
+				if keys[(&sql.ColumnRef{Name: c.name}).String()] {
+					out.Keys = append(out.Keys, name)
+				}
 			}
 			continue
 		}
@@ -207,6 +230,19 @@ func (out *Query) project(items []sql.SelectItem, b *binder, keys map[string]boo
 		}
 	}
 	return nil
+}
+
+// keepDeleted carries the input's exec.Deleted column, if it has one, to
+// the end of the projection (Query.Deleted).
+func (out *Query) keepDeleted(sc *scope) {
+	for _, c := range sc.cols {
+		if c.name == exec.Deleted {
+			out.Project = append(out.Project, expr.Column(c.index, c.name, c.typ))
+			out.Names = append(out.Names, c.name)
+			out.Deleted = true
+			return
+		}
+	}
 }
 
 // collectAggregates lists the distinct aggregate calls of the select list

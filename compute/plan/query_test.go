@@ -94,3 +94,21 @@ func TestPlanErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestPlanTableKeepsItsKey(t *testing.T) {
+	s, err := schema.New(schema.Column{Name: "ID", Type: schema.String, Key: true}, schema.Column{Name: "NAME", Type: schema.String})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := catalog{"USERS": {Name: "USERS", Kind: sql.Table, Topic: "users", Schema: s,
+		KeyFormat: schema.Format{Kind: schema.Kafka}, ValueFormat: schema.Format{Kind: schema.JSON}}}
+	for _, q := range []string{"SELECT * FROM users;", "SELECT id, UCASE(name) AS n FROM users;"} {
+		p, err := plan(t, cat, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Keys) != 1 || p.Keys[0] != "ID" || !p.Deleted || p.Output().NumFields() != len(p.Names)-1 {
+			t.Errorf("%s: keys %v, deleted %v, output %v", q, p.Keys, p.Deleted, p.Output())
+		}
+	}
+}
