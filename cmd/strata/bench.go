@@ -408,6 +408,7 @@ Only run it against brokers you own.`,
   strata bench consume --topic bench --duration 30s &  strata bench produce --topic bench --duration 30s`,
 	}
 	cmd.AddCommand(newBenchModeCmd("produce"), newBenchModeCmd("consume"), newBenchTieringCmd())
+	cmd.AddCommand(newBenchSQLCmd())
 	return cmd
 }
 
