@@ -24,6 +24,11 @@ const aggregateMemory = 256 << 20
 // each group's final value once its input is read.
 func (e *Engine) aggregate(q *plan.Query, p *pipeline, final bool, next stage) (stage, error) {
 	a := q.Agg
+	if q.Source.Kind == sql.Table && q.Join == nil {
+		// compute/exec aggregates changelogs (AggregateConfig.Table); the
+		// planner does not pass it the table's keys yet.
+		return nil, fmt.Errorf("GROUP BY over table %s is not supported yet: aggregate a stream", q.Source.Name)
+	}
 	pre := make([]arrow.Field, len(a.Pre))
 	for i, x := range a.Pre {
 		pre[i] = arrow.Field{Name: a.PreNames[i], Type: x.Type(), Nullable: true}

@@ -16,8 +16,10 @@ import (
 var (
 	// ErrAggregateConfig reports an invalid or unsupported AggregateConfig.
 	ErrAggregateConfig = errors.New("exec: invalid aggregation")
-	// ErrTableAggregation reports an aggregation of a table's changelog,
-	// which Aggregate does not implement.
+	// ErrTableAggregation reported aggregations of a table's changelog.
+	//
+	// Deprecated: NewAggregate supports them (AggregateConfig.Table) and
+	// no longer returns it.
 	ErrTableAggregation = errors.New("exec: aggregation of a table changelog is not supported")
 	// ErrAggregateInput reports a batch whose columns do not match the
 	// configured input schema.
@@ -50,9 +52,14 @@ type AggregateConfig struct {
 	// Otherwise (EMIT CHANGES) every Push emits the new value of each group
 	// the batch changed.
 	Final bool
-	// Table marks the input as a table changelog; not supported
-	// (ErrTableAggregation).
+	// Table marks the input as a table's changelog: each row replaces the
+	// current row of its table key (TableKeys), and a row whose Deleted
+	// column is true deletes it. Table aggregations are not windowed and
+	// emit changes.
 	Table bool
+	// TableKeys are the input columns of the source table's primary key;
+	// table aggregations only.
+	TableKeys []int
 	// MaxMemoryBytes bounds the estimated in-memory state of tumbling and
 	// hopping EMIT FINAL aggregations: beyond it, windows spill to files in
 	// SpillDir (os.TempDir() when empty). 0 is unbounded; other shapes
@@ -62,7 +69,7 @@ type AggregateConfig struct {
 }
 
 // Aggregate is the hash aggregation operator of GROUP BY, windowed or not,
-// with ksqlDB's semantics.
+// over a stream or a table's changelog, with ksqlDB's semantics.
 //
 // Windows. Tumbling windows are [start, start+size) with start a multiple
 // of size (aligned to the epoch). Hopping windows are [start, start+size)
@@ -87,6 +94,22 @@ type AggregateConfig struct {
 // NULL or negative are dropped (InvalidTimeRecords), and so are rows with a
 // NULL in any GROUP BY column (NullKeyRecords), as ksqlDB excludes them.
 //
+// Tables. With Table, the input is a table's changelog, as ksqlDB
+// aggregates it (Kafka Streams' KGroupedTable.aggregate with an adder and
+// a subtractor): TableKeys are the columns of the table's primary key,
+// and the boolean column named [Deleted], if the input has one, marks the
+// rows that delete their key (NULL is false). The operator remembers the
+// current row of each table key: its group and its aggregate arguments.
+// A row replaces its key's current row: the old row is subtracted from its
+// group, then the new row, unless it is a deletion, is added to its group,
+// the same or another. A new row with a NULL GROUP BY column joins no
+// group (the old one is still subtracted) and is counted by NullKeyRecords;
+// so are rows with a NULL table key column, which change nothing.
+// Deletions of keys without a row change nothing. Table aggregations are
+// not windowed and emit changes; a group whose last row leaves it is
+// forgotten: a later row with its key starts it anew (from zero, also
+// within a batch).
+//
 // Emission. With EMIT CHANGES each Push emits one row per group and window
 // the batch changed, in the order the batch first changed them. For
 // session windows the output ends with the [Deleted] column: when sessions
@@ -95,7 +118,11 @@ type AggregateConfig struct {
 // with their key and bounds, NULL aggregates and Deleted true. With EMIT
 // FINAL each window is emitted once, when it closes: windows by end then
 // start, groups in the order of their encoded keys (deterministic, not
-// the SQL order). Emitted batches hold at most 65536 rows.
+// the SQL order). A table aggregation's output ends with the Deleted
+// column too: each Push emits one row per group it changed, in the order
+// it first changed them, with the group's new values, or, for a group the
+// batch emptied that existed before it, the group's key with NULL
+// aggregates and Deleted true. Emitted batches hold at most 65536 rows.
 //
 // Aggregates. NULL arguments are ignored except by COUNT(*).
 //
@@ -123,6 +150,24 @@ type AggregateConfig struct {
 // session's values, then the later's, then those of the batch that merged
 // them.
 //
+// Every aggregate works on tables, exactly: a group's value is always the
+// aggregate of the current rows of its table keys, as if computed anew,
+// except for the rounding of DOUBLE sums. COUNT, SUM and AVG subtract.
+// SUM(INT|BIGINT) wraps both ways, so it is exact; SUM(DECIMAL(p, s)) is
+// kept in 192 bits and is NULL while the sum of the current rows does not
+// fit p (it comes back when rows leave). SUM and AVG of DOUBLE count NaNs
+// and infinities apart, so removing them restores the sum of the finite
+// values, which keeps the rounding of its additions and subtractions (as
+// ksqlDB's sum does) until the group is forgotten. MIN, MAX and
+// COUNT_DISTINCT keep a multiset of the group's values (MIN and MAX a heap
+// over it). COLLECT_LIST, LATEST_BY_OFFSET and EARLIEST_BY_OFFSET keep the
+// group's values by the arrival of their rows: the list holds the values
+// of the group's current rows in the order those rows arrived (ksqlDB's
+// list removes the last equal value instead, so its order depends on
+// history), LATEST and EARLIEST are the non-NULL values of the current
+// rows that arrived last and first. (ksqlDB itself rejects MIN, MAX,
+// LATEST_BY_OFFSET and EARLIEST_BY_OFFSET on tables.)
+//
 // Execution. The GROUP BY columns of a batch are encoded column at a time
 // into one byte string per row (fixed-width values as they are, strings
 // with their length), hashed once per row. Each open window has an
@@ -132,7 +177,15 @@ type AggregateConfig struct {
 // pass q of a hopping batch takes each row's window whose index is q modulo
 // the hop count, so each window sees its rows in arrival order). Sessions
 // assign rows one by one, forwarding the rows of sessions merged during
-// the batch, then update column at a time.
+// the batch, then update column at a time. A table aggregation also
+// encodes the table keys column at a time into a table of their own, and
+// matches the rows with their keys' current rows one by one (group ids,
+// row counts and arrival numbers only); then each argument column swaps,
+// in one loop, the stored arguments of the rows' keys for the new ones
+// (copying strings once, shared by the aggregates of the column), and each
+// aggregate subtracts the old arguments and adds the new ones in one
+// generic loop. A key table or group table is rebuilt once most of its
+// keys are dead.
 //
 // Memory. With MaxMemoryBytes, a tumbling or hopping EMIT FINAL
 // aggregation whose estimated state exceeds the bound spills windows, the
@@ -144,9 +197,11 @@ type AggregateConfig struct {
 // merged, in order, when it closes: the largest window must fit in memory
 // then. Other aggregations keep their state in memory.
 //
-// Snapshots (version 1). Snapshot writes one Arrow IPC stream. Its schema
-// metadata holds strata.aggregate.version ("1"), a fingerprint of the
-// window and emit mode, stream time, the arrival counter and the counters.
+// Snapshots (version 2). Snapshot writes one Arrow IPC stream. Its schema
+// metadata holds strata.aggregate.version ("2"), a fingerprint of the
+// window and emit mode (ending in " table" for tables), stream time, the
+// arrival counter and the counters. The state rows of stream aggregations
+// are those of version 1, which Restore still reads.
 // Its rows are state rows, one per group (for a spilled window, one per
 // part, older parts first): window_start and window_end (BIGINT), for
 // session windows with EMIT CHANGES emitted_start and emitted_end (the
@@ -154,12 +209,21 @@ type AggregateConfig struct {
 // each aggregate's state columns agg<i>_…: COUNT count; SUM sum; AVG sum,
 // count; MIN and MAX value; COUNT_DISTINCT values (ARRAY); LATEST and
 // EARLIEST value, seq (arrival number); COLLECT_LIST values (ARRAY).
-// Restore rejects snapshots of another version, window, emit mode, key or
-// aggregate list with ErrAggregateSnapshot.
+// Version 2 adds the rows of table aggregations, two sections of one
+// schema whose columns of the other section are NULL: group_row (BOOLEAN),
+// tkey0… (the table key values), seq (BIGINT, the arrival number of the
+// key's current row), key0… (the GROUP BY values), arg<c>… (the current
+// row's argument in input column c; a BOOLEAN, true or NULL, for a column
+// only COUNT reads), then agg<i>_sum (DOUBLE) for each SUM or AVG of a
+// DOUBLE. First come the key rows (group_row false), one per table key
+// whose current row is in a group, by seq; Restore replays them as a
+// changelog. Then the group rows (group_row true), one per group when some
+// aggregate is a DOUBLE SUM or AVG: the sums of its finite values, which
+// Restore sets after the replay, so they keep their rounding. Restore
+// rejects snapshots of another version, window, emit mode, table keys, key
+// or aggregate list with ErrAggregateSnapshot.
 //
-// Not implemented: aggregations of a table's changelog (Table), which
-// NewAggregate rejects with ErrTableAggregation, and HAVING, which the
-// planner applies downstream.
+// Not implemented: HAVING, which the planner applies downstream.
 type Aggregate struct {
 	cfg    AggregateConfig
 	emit   Emit
@@ -183,17 +247,23 @@ type Aggregate struct {
 	drop                      []bool     // per row of a batch: not aggregated
 	times, marks              []int64    // per row: event time, stream time after it
 	gids                      []int32    // per row: group of the current pass
+	table                     *aggTable  // Table
+	taggs                     []aggTableFunc
 }
 
 var _ Stateful = (*Aggregate)(nil)
 
 // NewAggregate returns the aggregation cfg describes, emitting through emit.
 func NewAggregate(cfg AggregateConfig, emit Emit) (*Aggregate, error) {
-	if cfg.Table {
-		return nil, ErrTableAggregation
-	}
 	if cfg.Input == nil {
 		return nil, fmt.Errorf("%w: no input schema", ErrAggregateConfig)
+	}
+	if cfg.Table {
+		if err := checkTableConfig(cfg); err != nil {
+			return nil, err
+		}
+	} else if len(cfg.TableKeys) > 0 {
+		return nil, fmt.Errorf("%w: TableKeys without Table", ErrAggregateConfig)
 	}
 	a := &Aggregate{cfg: cfg, emit: emit, kind: cfg.Window.Kind, streamTime: math.MinInt64}
 	if err := a.setWindow(); err != nil {
@@ -214,12 +284,11 @@ func NewAggregate(cfg AggregateConfig, emit Emit) (*Aggregate, error) {
 		return nil, fmt.Errorf("%w: GROUP BY of a nested column", ErrAggregateConfig)
 	}
 	for _, f := range cfg.Aggs {
-		fn, err := newAggFunc(f, cfg.Input)
-		if err != nil {
+		if _, err := newAggFunc(f, cfg.Input); err != nil {
 			return nil, err
 		}
-		a.aggs = append(a.aggs, fn)
 	}
+	a.buildAggs()
 	a.reads = append(a.reads, cfg.Keys...)
 	if a.kind != NoWindow {
 		a.reads = append(a.reads, cfg.Time)
@@ -229,12 +298,20 @@ func NewAggregate(cfg AggregateConfig, emit Emit) (*Aggregate, error) {
 			a.reads = append(a.reads, f.Arg)
 		}
 	}
-	a.groups.aggs = a.aggs
+	if a.table != nil {
+		a.reads = append(a.reads, cfg.TableKeys...)
+		if a.table.deleted >= 0 {
+			a.reads = append(a.reads, a.table.deleted)
+		}
+	}
 	a.windows.byStart = map[int64]*aggWindow{}
 	if a.kind == Session {
 		a.sessions = &aggSessions{}
 	}
 	a.schema, a.state = a.schemas()
+	if a.table != nil {
+		a.state = a.tableStateSchema()
+	}
 	a.spill.dir = cfg.SpillDir
 	if a.spill.dir == "" {
 		a.spill.dir = os.TempDir()
@@ -277,6 +354,27 @@ func (a *Aggregate) setWindow() error {
 	return nil
 }
 
+// buildAggs makes the empty aggregates (which NewAggregate validated)
+// and, for a table aggregation, the empty table state.
+func (a *Aggregate) buildAggs() {
+	a.aggs, a.taggs = a.aggs[:0], a.taggs[:0]
+	var stores map[int]aggArgStore
+	if a.cfg.Table {
+		a.table, stores = a.newTable()
+	}
+	for _, f := range a.cfg.Aggs {
+		if a.table == nil {
+			fn, _ := newAggFunc(f, a.cfg.Input)
+			a.aggs = append(a.aggs, fn)
+			continue
+		}
+		fn := newAggTableFunc(f, a.cfg.Input, stores[f.Arg])
+		a.aggs = append(a.aggs, fn)
+		a.taggs = append(a.taggs, fn.(aggTableFunc))
+	}
+	a.groups = aggGroups{aggs: a.aggs}
+}
+
 // schemas returns the output schema and the schema of the state tables.
 func (a *Aggregate) schemas() (out, state *arrow.Schema) {
 	ts := expr.Timestamp
@@ -307,12 +405,13 @@ func (a *Aggregate) schemas() (out, state *arrow.Schema) {
 }
 
 // tombstones reports whether the output retracts rows: session windows
-// with EMIT CHANGES.
-func (a *Aggregate) tombstones() bool { return a.kind == Session && !a.cfg.Final }
+// with EMIT CHANGES, and table aggregations.
+func (a *Aggregate) tombstones() bool { return a.kind == Session && !a.cfg.Final || a.cfg.Table }
 
 // Schema returns the output schema: the key columns, WINDOWSTART and
 // WINDOWEND (TIMESTAMP) when windowed, one column per aggregate, and the
-// Deleted column for session windows with EMIT CHANGES.
+// Deleted column for session windows with EMIT CHANGES and for table
+// aggregations.
 func (a *Aggregate) Schema() *arrow.Schema { return a.schema }
 
 // LateRecords returns how many records were dropped because their window
@@ -320,7 +419,7 @@ func (a *Aggregate) Schema() *arrow.Schema { return a.schema }
 func (a *Aggregate) LateRecords() int64 { return a.late }
 
 // NullKeyRecords returns how many records were dropped because a GROUP BY
-// column was NULL.
+// column (or, aggregating a table, a table key column) was NULL.
 func (a *Aggregate) NullKeyRecords() int64 { return a.nullKeys }
 
 // InvalidTimeRecords returns how many records of a windowed aggregation
@@ -341,10 +440,7 @@ func (a *Aggregate) clear() {
 	for _, w := range a.windows.byStart {
 		a.spill.remove(w)
 	}
-	for i, f := range a.cfg.Aggs {
-		a.aggs[i], _ = newAggFunc(f, a.cfg.Input) // validated by NewAggregate
-	}
-	a.groups = aggGroups{aggs: a.aggs}
+	a.buildAggs()
 	a.windows = aggWindows{byStart: map[int64]*aggWindow{}}
 	if a.sessions != nil {
 		a.sessions = &aggSessions{}
@@ -367,6 +463,9 @@ func (a *Aggregate) memBytes() int64 {
 	}
 	if a.sessions != nil {
 		total += a.sessions.keys.bytes()
+	}
+	if a.table != nil {
+		total += a.table.bytes()
 	}
 	return total
 }

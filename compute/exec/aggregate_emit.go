@@ -46,6 +46,9 @@ func (a *Aggregate) groupKey(g int32) []byte {
 	if w := a.groups.win[g]; w != nil {
 		return w.table.key(a.groups.slot[g])
 	}
+	if a.table != nil {
+		return a.table.groups.key(a.groups.slot[g])
+	}
 	return a.sessions.keys.key(a.groups.slot[g])
 }
 

@@ -270,6 +270,23 @@ func (t *aggKeyTable) findOrInsert(h uint64, key []byte) (slot int32, inserted b
 	}
 }
 
+// find returns the slot of key, whose hash is h.
+func (t *aggKeyTable) find(h uint64, key []byte) (slot int32, ok bool) {
+	if len(t.index) == 0 {
+		return -1, false
+	}
+	mask := uint64(len(t.index) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		s := t.index[i] - 1
+		if s < 0 {
+			return -1, false
+		}
+		if t.hashes[s] == h && bytes.Equal(t.key(s), key) {
+			return s, true
+		}
+	}
+}
+
 func (t *aggKeyTable) rehash() {
 	size := max(16, 2*len(t.index))
 	t.index = make([]int32, size)

@@ -55,6 +55,9 @@ func (a *Aggregate) Push(ctx context.Context, rec arrow.Record) error {
 	if err := a.checkInput(rec); err != nil {
 		return err
 	}
+	if a.table != nil {
+		return a.pushTable(ctx, rec)
+	}
 	a.prepare(rec)
 	for _, f := range a.aggs {
 		f.bind(rec)
@@ -169,6 +172,9 @@ func (a *Aggregate) newGroup(start, end int64, w *aggWindow, slot int32) int32 {
 		a.changes.marks = aggGrow(a.changes.marks, n)
 		if a.sessions != nil {
 			a.sessions.grow(n)
+		}
+		if a.table != nil {
+			a.table.rows = aggGrow(a.table.rows, n)
 		}
 	}
 	return g

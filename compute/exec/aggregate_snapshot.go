@@ -16,8 +16,12 @@ import (
 )
 
 // aggSnapshotVersion is the version of the snapshot format Snapshot
-// writes and Restore reads.
-const aggSnapshotVersion = "1"
+// writes. Restore also reads version 1 snapshots of stream aggregations,
+// whose format version 2 keeps.
+const (
+	aggSnapshotVersion   = "2"
+	aggSnapshotVersionV1 = "1"
+)
 
 // Snapshot metadata keys.
 const (
@@ -33,7 +37,11 @@ const (
 
 // windowFingerprint identifies the window and emit mode a state belongs to.
 func (a *Aggregate) windowFingerprint() string {
-	return fmt.Sprintf("%v size=%d advance=%d gap=%d grace=%d final=%t", a.kind, a.size, a.advance, a.gap, a.grace, a.cfg.Final)
+	fp := fmt.Sprintf("%v size=%d advance=%d gap=%d grace=%d final=%t", a.kind, a.size, a.advance, a.gap, a.grace, a.cfg.Final)
+	if a.table != nil {
+		fp += " table"
+	}
+	return fp
 }
 
 // Snapshot writes the state to w in the format Aggregate describes.
@@ -54,6 +62,9 @@ func (a *Aggregate) Snapshot(ctx context.Context, w io.Writer) error {
 }
 
 func (a *Aggregate) writeSnapshot(ctx context.Context, iw *ipc.Writer) error {
+	if a.table != nil {
+		return a.writeTableSnapshot(ctx, iw)
+	}
 	if a.sessions != nil {
 		var gids []int32
 		for _, list := range a.sessions.lists {
@@ -151,7 +162,7 @@ func (a *Aggregate) Restore(ctx context.Context, r io.Reader) error {
 		}
 		return ""
 	}
-	if v := meta(aggMetaVersion); v != aggSnapshotVersion {
+	if v := meta(aggMetaVersion); v != aggSnapshotVersion && (v != aggSnapshotVersionV1 || a.table != nil) {
 		return fmt.Errorf("%w: version %q, want %q", ErrAggregateSnapshot, v, aggSnapshotVersion)
 	}
 	if w := meta(aggMetaWindow); w != a.windowFingerprint() || !rdr.Schema().Equal(a.state) {
@@ -167,6 +178,12 @@ func (a *Aggregate) Restore(ctx context.Context, r io.Reader) error {
 	a.streamTime, a.seq, a.late, a.nullKeys, a.badTime, a.spill.bytes =
 		counters[0], counters[1], counters[2], counters[3], counters[4], counters[5]
 	for rdr.Next() {
+		if a.table != nil {
+			if err := a.importTableRecord(rdr.Record()); err != nil {
+				return err
+			}
+			continue
+		}
 		a.importRecord(rdr.Record())
 		if err := a.maybeSpill(ctx); err != nil {
 			return err

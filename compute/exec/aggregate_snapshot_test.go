@@ -2,11 +2,16 @@ package exec
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/compute"
+	"github.com/apache/arrow/go/v17/arrow/ipc"
 )
 
 // TestAggregateSnapshotRestore runs half the input, snapshots, restores
@@ -84,4 +89,72 @@ func TestAggregateRestoreRejects(t *testing.T) {
 			t.Errorf("restore error %v, want ErrAggregateSnapshot", err)
 		}
 	})
+}
+
+// aggRewriteVersion returns snap with its version metadata set to v.
+func aggRewriteVersion(t *testing.T, ctx context.Context, snap []byte, v string) []byte {
+	t.Helper()
+	rdr, err := ipc.NewReader(bytes.NewReader(snap), ipc.WithAllocator(compute.GetAllocator(ctx)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdr.Release()
+	md := rdr.Schema().Metadata()
+	keys, vals := slices.Clone(md.Keys()), slices.Clone(md.Values())
+	vals[md.FindKey(aggMetaVersion)] = v
+	md = arrow.NewMetadata(keys, vals)
+	var out bytes.Buffer
+	w := ipc.NewWriter(&out, ipc.WithSchema(arrow.NewSchema(rdr.Schema().Fields(), &md)), ipc.WithAllocator(compute.GetAllocator(ctx)))
+	for rdr.Next() {
+		if err := w.Write(rdr.Record()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
+// TestAggregateRestoreVersion1 restores a version 1 snapshot of a stream
+// aggregation, whose format version 2 keeps; tables need version 2.
+func TestAggregateRestoreVersion1(t *testing.T) {
+	ctx, mem := aggTestCtx(t)
+	cfg := AggregateConfig{Input: aggTestInput, Keys: []int{aggColK}, Aggs: []AggFunc{aggStar("C")}}
+	a, _ := aggNew(t, cfg)
+	rec := aggRecord(mem, 0, []aggRow{{K: "a"}, {K: "a"}})
+	defer rec.Release()
+	if err := a.Push(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	var snap bytes.Buffer
+	if err := a.Snapshot(ctx, &snap); err != nil {
+		t.Fatal(err)
+	}
+	b, sink := aggNew(t, cfg)
+	if err := b.Restore(ctx, bytes.NewReader(aggRewriteVersion(t, ctx, snap.Bytes(), "1"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Push(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"a|4"}; !slices.Equal(sink.rows, want) {
+		t.Errorf("emitted %q, want %q", sink.rows, want)
+	}
+
+	table := aggTableConfig(aggStar("C"))
+	c, _ := aggNew(t, table)
+	trec := aggTableRecord(mem, 0, []aggTRow{{ID: "a", K: "x"}})
+	defer trec.Release()
+	if err := c.Push(ctx, trec); err != nil {
+		t.Fatal(err)
+	}
+	snap.Reset()
+	if err := c.Snapshot(ctx, &snap); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := aggNew(t, table)
+	if err := d.Restore(ctx, bytes.NewReader(aggRewriteVersion(t, ctx, snap.Bytes(), "1"))); !errors.Is(err, ErrAggregateSnapshot) {
+		t.Errorf("restore of a version 1 table snapshot: error %v, want ErrAggregateSnapshot", err)
+	}
 }

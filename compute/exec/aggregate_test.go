@@ -282,7 +282,7 @@ func TestAggregateConfigErrors(t *testing.T) {
 		modify func(*AggregateConfig)
 		want   error
 	}{
-		{"table", func(c *AggregateConfig) { c.Table = true }, ErrTableAggregation},
+		{"windowed table", func(c *AggregateConfig) { c.Table = true; c.TableKeys = []int{aggColK} }, ErrAggregateConfig},
 		{"final without window", func(c *AggregateConfig) { c.Window = WindowSpec{}; c.Final = true }, ErrAggregateConfig},
 		{"unknown function", func(c *AggregateConfig) { c.Aggs = []AggFunc{aggOf("MEDIAN", aggColV)} }, ErrAggregateConfig},
 		{"SUM of VARCHAR", func(c *AggregateConfig) { c.Aggs = []AggFunc{aggOf("SUM", aggColS)} }, ErrAggregateConfig},
