@@ -27,7 +27,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/strata-log/strata/compute/engine"
 	"github.com/strata-log/strata/meta"
 )
 
@@ -296,9 +295,8 @@ func (sb *sqlBench) serverFlags(dir string, hot bool) (*serverFlags, error) {
 // POST /sql.
 type sqlBenchServer struct {
 	*benchServer
-	engine *engine.Engine
-	http   *http.Server
-	sql    *sqlClient
+	http *http.Server
+	sql  *sqlClient
 }
 
 func startSQLBenchServer(ctx context.Context, f *serverFlags, log *slog.Logger) (*sqlBenchServer, error) {
@@ -307,30 +305,17 @@ func startSQLBenchServer(ctx context.Context, f *serverFlags, log *slog.Logger) 
 		return nil, err
 	}
 	s := &sqlBenchServer{benchServer: b}
-	ok := false
-	defer func() {
-		if !ok {
-			s.close()
-		}
-	}()
-	s.engine, err = engine.New(engine.Config{Brokers: []string{b.addr}, Meta: b.store, NodeID: f.id, Bucket: b.s.objects,
-		Logger: log.With("component", "sql")})
-	if err != nil {
-		return nil, err
-	}
-	if err := s.engine.Start(ctx); err != nil {
-		return nil, err
-	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
+		s.close()
 		return nil, err
 	}
-	s.http = &http.Server{Handler: httpHandler(b.s.broker, b.s.reg, s.engine), ReadHeaderTimeout: 10 * time.Second}
+	s.http = &http.Server{Handler: httpHandler(b.s.broker, b.s.reg, b.s.sql), ReadHeaderTimeout: 10 * time.Second}
 	go s.http.Serve(ln)
 	if s.sql, err = newSQLClient(&cobra.Command{}, "http://"+ln.Addr().String(), 30*time.Second); err != nil {
+		s.close()
 		return nil, err
 	}
-	ok = true
 	return s, nil
 }
 
@@ -338,14 +323,7 @@ func (s *sqlBenchServer) close() {
 	if s.http != nil {
 		s.http.Close()
 	}
-	if s.engine != nil {
-		s.engine.Close()
-	}
-	// As benchServer.close, but the etcd client goes before etcd: one
-	// left open keeps streams that make etcd's shutdown wait 7s.
-	s.s.close()
-	s.store.Client().Close()
-	s.etcd.Close()
+	s.benchServer.close()
 }
 
 // sqlCollector keeps the rows of one answer.

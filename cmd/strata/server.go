@@ -24,7 +24,6 @@ import (
 	"github.com/strata-log/strata/ingest/broker"
 	"github.com/strata-log/strata/meta"
 	"github.com/strata-log/strata/tiering"
-	"github.com/strata-log/strata/tiering/bucket"
 )
 
 // serverFlags are the settings shared by "strata dev" and "strata broker".
@@ -197,7 +196,7 @@ func signalContext(parent context.Context) (context.Context, context.CancelFunc)
 type server struct {
 	broker      *broker.Broker
 	tierer      *tiering.Tierer
-	objects     bucket.Bucket
+	sql         *engine.Engine
 	reg         *prometheus.Registry
 	objectsDesc string
 	closers     []func() // run in reverse order by close
@@ -228,7 +227,6 @@ func startServer(ctx context.Context, f *serverFlags, log *slog.Logger, store *m
 		return nil, err
 	}
 	s.objectsDesc = desc
-	s.objects = objects
 	s.closers = append(s.closers, func() { objects.Close() })
 	cached, err := f.tier.openCache(objects, f.dataDir, s.reg)
 	if err != nil {
@@ -253,6 +251,17 @@ func startServer(ctx context.Context, f *serverFlags, log *slog.Logger, store *m
 		}
 	})
 	src.b = s.broker
+	// The SQL engine is a Kafka client of this broker (it connects once
+	// Serve runs) and resumes the persistent queries the broker owns.
+	s.sql, err = engine.New(engine.Config{Brokers: []string{s.broker.Addr().String()}, Meta: store, NodeID: f.id,
+		Bucket: objects, Logger: log.With("component", "sql")})
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, s.sql.Close)
+	if err := s.sql.Start(ctx); err != nil {
+		return nil, err
+	}
 	tierCtx, stopTiering := context.WithCancel(context.Background())
 	tierDone := make(chan struct{})
 	go func() {
@@ -286,15 +295,6 @@ func runBroker(ctx context.Context, out io.Writer, f *serverFlags, more []string
 	defer s.close()
 	served := make(chan error, 1)
 	go func() { served <- s.broker.Serve() }()
-	sqlEngine, err := engine.New(engine.Config{Brokers: []string{s.broker.Addr().String()}, Meta: store, NodeID: f.id,
-		Bucket: s.objects, Logger: log.With("broker", f.id, "component", "sql")})
-	if err != nil {
-		return err
-	}
-	defer sqlEngine.Close()
-	if err := sqlEngine.Start(ctx); err != nil {
-		return err
-	}
 	var httpLn net.Listener
 	var srv *http.Server
 	if f.httpAddr != "" {
@@ -302,7 +302,7 @@ func runBroker(ctx context.Context, out io.Writer, f *serverFlags, more []string
 		if err != nil {
 			return fmt.Errorf("--http-addr %s: %w", f.httpAddr, err)
 		}
-		srv = &http.Server{Handler: httpHandler(s.broker, s.reg, sqlEngine), ReadHeaderTimeout: 10 * time.Second}
+		srv = &http.Server{Handler: httpHandler(s.broker, s.reg, s.sql), ReadHeaderTimeout: 10 * time.Second}
 		go srv.Serve(httpLn)
 		defer srv.Close()
 	}
