@@ -55,8 +55,10 @@ func textType(name string, args []Expr) (arrow.DataType, error) {
 	return t, nil
 }
 
-// bindConcatOp is a || b (and VARCHAR + VARCHAR): NULL if either side is NULL.
-func bindConcatOp(name string, args []Expr) (*call, error) {
+// textCall binds a function of VARCHAR-or-BYTES arguments, coerced to
+// their shared type, whose row i is row(gs, i, buf): the value appended to
+// buf, and whether it is not NULL.
+func textCall(name string, args []Expr, row func(gs []getter[string], i int, buf []byte) ([]byte, bool)) (*call, error) {
 	t, err := textType(name, args)
 	if err != nil {
 		return nil, err
@@ -65,64 +67,49 @@ func bindConcatOp(name string, args []Expr) (*call, error) {
 		return nil, err
 	}
 	return &call{args: args, typ: t, kern: rowKernel(func(mem memory.Allocator, a []arg, n int) arrow.Array {
-		l, r := strGetter(a[0]), strGetter(a[1])
-		return strResult(mem, t, n, func(i int, buf []byte) ([]byte, bool) {
-			x, ok1 := l(i)
-			y, ok2 := r(i)
-			return append(append(buf, x...), y...), ok1 && ok2
-		})
+		gs := getters(a)
+		return strResult(mem, t, n, func(i int, buf []byte) ([]byte, bool) { return row(gs, i, buf) })
 	})}, nil
+}
+
+// bindConcatOp is a || b (and VARCHAR + VARCHAR): NULL if either side is NULL.
+func bindConcatOp(name string, args []Expr) (*call, error) {
+	return textCall(name, args, func(gs []getter[string], i int, buf []byte) ([]byte, bool) {
+		x, ok1 := gs[0](i)
+		y, ok2 := gs[1](i)
+		return append(append(buf, x...), y...), ok1 && ok2
+	})
 }
 
 // bindConcat is CONCAT: NULL arguments count as empty; the result is never NULL.
 func bindConcat(name string, args []Expr) (*call, error) {
-	t, err := textType(name, args)
-	if err != nil {
-		return nil, err
-	}
-	if args, err = coerceAll(args, t); err != nil {
-		return nil, err
-	}
-	return &call{args: args, typ: t, kern: rowKernel(func(mem memory.Allocator, a []arg, n int) arrow.Array {
-		gs := getters(a)
-		return strResult(mem, t, n, func(i int, buf []byte) ([]byte, bool) {
-			for _, g := range gs {
-				s, _ := g(i)
-				buf = append(buf, s...)
-			}
-			return buf, true
-		})
-	})}, nil
+	return textCall(name, args, func(gs []getter[string], i int, buf []byte) ([]byte, bool) {
+		for _, g := range gs {
+			s, _ := g(i)
+			buf = append(buf, s...)
+		}
+		return buf, true
+	})
 }
 
 // bindConcatWS is CONCAT_WS(sep, …): NULL if sep is NULL; NULL values are skipped.
 func bindConcatWS(name string, args []Expr) (*call, error) {
-	t, err := textType(name, args)
-	if err != nil {
-		return nil, err
-	}
-	if args, err = coerceAll(args, t); err != nil {
-		return nil, err
-	}
-	return &call{args: args, typ: t, kern: rowKernel(func(mem memory.Allocator, a []arg, n int) arrow.Array {
-		gs := getters(a)
-		return strResult(mem, t, n, func(i int, buf []byte) ([]byte, bool) {
-			sep, ok := gs[0](i)
-			if !ok {
-				return buf, false
-			}
-			first := true
-			for _, g := range gs[1:] {
-				if s, ok := g(i); ok {
-					if !first {
-						buf = append(buf, sep...)
-					}
-					buf, first = append(buf, s...), false
+	return textCall(name, args, func(gs []getter[string], i int, buf []byte) ([]byte, bool) {
+		sep, ok := gs[0](i)
+		if !ok {
+			return buf, false
+		}
+		first := true
+		for _, g := range gs[1:] {
+			if s, ok := g(i); ok {
+				if !first {
+					buf = append(buf, sep...)
 				}
+				buf, first = append(buf, s...), false
 			}
-			return buf, true
-		})
-	})}, nil
+		}
+		return buf, true
+	})
 }
 
 func getters(a []arg) []getter[string] {
