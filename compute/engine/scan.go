@@ -26,6 +26,8 @@ const scanBatchRows = 64 << 10
 type scanFrom struct {
 	earliest bool
 	offsets  map[int32]int64
+	// partitions, if not nil, are the only partitions read (a task's).
+	partitions []int32
 }
 
 // scan reads a source's topic from where from says, decodes the records
@@ -58,6 +60,9 @@ func (e *Engine) scan(ctx context.Context, src *plan.Source, from scanFrom, boun
 	pending := map[int32]int64{}
 	next := map[int32]int64{}
 	ends.Each(func(o kadm.ListedOffset) {
+		if from.partitions != nil && !slices.Contains(from.partitions, o.Partition) {
+			return
+		}
 		at := o.Offset
 		if from.earliest {
 			if s, ok := starts.Lookup(src.Topic, o.Partition); ok {
