@@ -132,3 +132,31 @@ func TestAggregateLargeOutput(t *testing.T) {
 		t.Errorf("emitted %d rows in %d batches, want %d in 2", len(sink.rows), sink.batches, len(rows))
 	}
 }
+
+// TestAggregateSessionReusedGroup merges two sessions, which releases a
+// group whose end stays in the heap, then reuses its id for another key's
+// session: closing must close that session once (it used to be found
+// twice and panic) and emit what the reference does.
+func TestAggregateSessionReusedGroup(t *testing.T) {
+	for _, final := range []bool{false, true} {
+		ctx, _ := aggTestCtx(t)
+		cfg := AggregateConfig{Input: aggTestInput, Keys: []int{aggColK}, Time: aggColTime,
+			Window: WindowSpec{Kind: Session, Gap: 100 * time.Millisecond, Grace: time.Second}, Aggs: aggDiffAggs, Final: final}
+		steps := []aggStep{
+			{rows: []aggRow{{T: 0, K: "a", V: 1, S: "s"}, {T: 150, K: "a", V: 2, S: "s"}}},
+			{rows: []aggRow{{T: 75, K: "a", V: 3, S: "s"}}}, // merges a's two sessions
+			{rows: []aggRow{{T: 150, K: "b", V: 4, S: "s"}}},
+			aggAdvance(10000),
+		}
+		got, _ := aggDiffRun(t, ctx, cfg, steps, 0)
+		ref := newAggRef(cfg)
+		for _, s := range steps {
+			if s.rows == nil {
+				ref.advance(s.watermark)
+			} else {
+				ref.push(s.rows)
+			}
+		}
+		aggDiffCompare(t, 0, Session, final, got, ref)
+	}
+}

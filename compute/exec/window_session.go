@@ -174,6 +174,10 @@ func (a *Aggregate) closeSessions(ctx context.Context) error {
 	if len(closed) == 0 {
 		return nil
 	}
+	// A group id can sit in the heap twice: an entry left by a released
+	// group whose id was reused, re-pushed above with the new group's end.
+	slices.Sort(closed)
+	closed = slices.Compact(closed)
 	if a.cfg.Final {
 		slices.SortFunc(closed, func(x, y int32) int {
 			return cmp.Or(
