@@ -124,6 +124,12 @@ var oracleCases = []oracleCase{
 	{"join then aggregate",
 		"SELECT m.category, COUNT(*) AS n, SUM(e.amount) AS total FROM events e JOIN merchants m ON e.merchant = m.name GROUP BY m.category;",
 		"SELECT m.category, count(*), coalesce(sum(e.amount), 0) FROM events e JOIN merchants m ON e.merchant = m.name WHERE m.category IS NOT NULL GROUP BY m.category"},
+	{"GROUP BY over a table",
+		"SELECT region, COUNT(*) AS n, SUM(qty) AS s, COUNT(amount) AS na, AVG(amount) AS av, MIN(amount) AS lo, MAX(amount) AS hi FROM accounts GROUP BY region;",
+		"SELECT region, count(*), coalesce(sum(qty), 0), count(amount), coalesce(avg(amount), 0), min(amount), max(amount) FROM accounts WHERE region IS NOT NULL GROUP BY region"},
+	{"GROUP BY over a table where having",
+		"SELECT UCASE(region) AS r, COUNT(*) AS n, COUNT_DISTINCT(qty) AS q FROM accounts WHERE amount > 40 GROUP BY UCASE(region) HAVING COUNT(*) > 2;",
+		"SELECT upper(region), count(*), count(DISTINCT qty) FROM accounts WHERE region IS NOT NULL AND amount > 40 GROUP BY upper(region) HAVING count(*) > 2"},
 	{"integer arithmetic",
 		"SELECT id, qty * 3 - 1 AS a, qty % 3 AS m, id / 7 AS d FROM events WHERE qty IS NOT NULL;",
 		"SELECT id, qty * 3 - 1, qty % 3, id // 7 FROM events WHERE qty IS NOT NULL"},
@@ -162,7 +168,37 @@ func TestOracleDuckDB(t *testing.T) {
 	}
 	produceAcked(t, client(t, srv.Kafka), recs)
 
+	// A table of accounts whose changelog updates and deletes keys, for
+	// GROUP BY over a table: DuckDB gets the table's final rows.
+	sqlMustSucceed(t, srv.HTTP, `CREATE TABLE accounts (id STRING PRIMARY KEY, region STRING, amount DOUBLE, qty INT)
+		WITH (KAFKA_TOPIC='accounts', PARTITIONS=2, VALUE_FORMAT='JSON');`, nil)
+	changes := oracleAccounts(3, 1500)
+	recs = recs[:0]
+	final := map[string]*oracleAccount{}
+	var ids []string
+	for _, c := range changes {
+		r := &kgo.Record{Topic: "accounts", Key: []byte(c.ID)}
+		if c.Row != nil {
+			r.Value, _ = json.Marshal(c.Row)
+		}
+		recs = append(recs, r)
+		if _, ok := final[c.ID]; !ok {
+			ids = append(ids, c.ID)
+		}
+		final[c.ID] = c.Row
+	}
+	produceAcked(t, client(t, srv.Kafka), recs)
+
 	db := oracleDuckDB(t, events)
+	oracleExec(t, db, `CREATE TABLE accounts (id VARCHAR, region VARCHAR, amount DOUBLE, qty INTEGER)`)
+	live := 0
+	for _, id := range ids {
+		if a := final[id]; a != nil {
+			oracleExec(t, db, `INSERT INTO accounts VALUES (?, ?, ?, ?)`, id, a.Region, a.Amount, a.Qty)
+			live++
+		}
+	}
+	t.Logf("accounts: %d changes of %d keys, %d of them live at the end", len(changes), len(ids), live)
 	oracleExec(t, db, `CREATE TABLE payments (pid BIGINT, card VARCHAR, paid DOUBLE, ts BIGINT)`)
 	for _, p := range payments {
 		oracleExec(t, db, `INSERT INTO payments VALUES (?, ?, ?, ?)`, p.PID, p.Card, p.Paid, p.TS)
@@ -347,4 +383,47 @@ func oracleExec(t *testing.T, db *sql.DB, q string, args ...any) {
 	if _, err := db.Exec(q, args...); err != nil {
 		t.Fatalf("DuckDB %s: %v", q, err)
 	}
+}
+
+// oracleAccount is a row of the accounts table (its value).
+type oracleAccount struct {
+	Region *string  `json:"region"`
+	Amount *float64 `json:"amount"`
+	Qty    *int32   `json:"qty"`
+}
+
+// oracleChange is a change of the accounts table: a key's new row, or its
+// deletion (a tombstone) when Row is nil.
+type oracleChange struct {
+	ID  string
+	Row *oracleAccount
+}
+
+// oracleAccounts makes n changes of 60 keys: new rows that move keys
+// between regions, with NULLs, and about one in eight a deletion (also of
+// keys without a row).
+func oracleAccounts(seed uint64, n int) []oracleChange {
+	rng := rand.New(rand.NewPCG(seed, 11))
+	out := make([]oracleChange, n)
+	for i := range out {
+		c := oracleChange{ID: fmt.Sprintf("acct-%02d", rng.IntN(60))}
+		if rng.IntN(8) != 0 {
+			a := &oracleAccount{}
+			if rng.IntN(15) != 0 {
+				r := []string{"north", "south", "east", "west", "North"}[rng.IntN(5)]
+				a.Region = &r
+			}
+			if rng.IntN(10) != 0 {
+				v := math.Round(rng.Float64()*10000) / 100
+				a.Amount = &v
+			}
+			if rng.IntN(10) != 0 {
+				q := int32(rng.IntN(7))
+				a.Qty = &q
+			}
+			c.Row = a
+		}
+		out[i] = c
+	}
+	return out
 }

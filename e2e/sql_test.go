@@ -23,9 +23,10 @@ type sqlLine struct {
 			Name, Type string
 		} `json:"columns"`
 	} `json:"header"`
-	Row    []any `json:"row"`
-	Done   bool  `json:"done"`
-	Status *struct {
+	Row       []any `json:"row"`
+	Tombstone bool  `json:"tombstone"`
+	Done      bool  `json:"done"`
+	Status    *struct {
 		Message string `json:"message"`
 		QueryID string `json:"queryId"`
 	} `json:"status"`
@@ -66,6 +67,69 @@ func postSQL(t *testing.T, base, stmt string, props map[string]string, max int) 
 		}
 	}
 	return out, resp.StatusCode
+}
+
+// streamSQL runs a push query on the broker's HTTP address and sends the
+// answer's lines on the channel it returns, until the test ends (which
+// closes the connection, and so stops the query) or the answer does.
+func streamSQL(t *testing.T, base, stmt string, props map[string]string) <-chan sqlLine {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"sql": stmt, "properties": props})
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/sql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		cancel()
+		t.Fatalf("POST /sql %q: %v", stmt, err)
+	}
+	out := make(chan sqlLine, 100)
+	done := make(chan struct{})
+	t.Cleanup(func() {
+		cancel()
+		resp.Body.Close()
+		<-done
+	})
+	go func() {
+		defer close(done)
+		defer close(out)
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			var l sqlLine
+			if json.Unmarshal(sc.Bytes(), &l) != nil {
+				return
+			}
+			select {
+			case out <- l:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out
+}
+
+// nextRow returns the next row of a streamed answer, failing the test
+// after d or when the answer ends or errs.
+func nextRow(t *testing.T, lines <-chan sqlLine, d time.Duration) sqlLine {
+	t.Helper()
+	timeout := time.After(d)
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatal("the push query's answer ended")
+			}
+			if l.Error != nil {
+				t.Fatalf("the push query failed: %s", l.Error.Message)
+			}
+			if l.Row != nil {
+				return l
+			}
+		case <-timeout:
+			t.Fatalf("no row in %s", d)
+		}
+	}
 }
 
 func sqlRows(lines []sqlLine) [][]any {
@@ -466,5 +530,213 @@ func TestSQLTablePull(t *testing.T) {
 	}
 	if v, ok := last[`"b"`]; !ok || v != nil || string(last[`"a"`]) != `{"NAME":"Ann"}` {
 		t.Fatalf("names: %q, want b's tombstone and a's name", last)
+	}
+}
+
+// TestSQLTableAggregation aggregates a table's changelog: a persistent
+// CREATE TABLE … AS SELECT … GROUP BY over a table whose rows move between
+// groups and get deleted writes each group's current value, and a
+// tombstone for a group that became empty; a push query shows the same
+// changes (an emptied group as a tombstone row); a pull query answers the
+// current groups only.
+func TestSQLTableAggregation(t *testing.T) {
+	srv := StartDev(t, t.TempDir())
+	earliest := map[string]string{"auto.offset.reset": "earliest"}
+	sqlMustSucceed(t, srv.HTTP, `CREATE TABLE accts (id STRING PRIMARY KEY, region STRING, amount DOUBLE) WITH (KAFKA_TOPIC='accts', PARTITIONS=2, VALUE_FORMAT='JSON');`, nil)
+	prod := client(t, srv.Kafka)
+	acct := func(id, v string) *kgo.Record {
+		r := &kgo.Record{Topic: "accts", Key: []byte(id)}
+		if v != "" {
+			r.Value = []byte(v)
+		}
+		return r
+	}
+	produceAcked(t, prod, []*kgo.Record{
+		acct("a", `{"region":"east","amount":10}`), acct("b", `{"region":"east","amount":5}`),
+		acct("c", `{"region":"west","amount":1}`), acct("d", `{"region":"south","amount":7}`),
+	})
+	lines := sqlMustSucceed(t, srv.HTTP, `CREATE TABLE t_counts AS SELECT region, COUNT(*) AS n, SUM(amount) AS s FROM accts GROUP BY region;`, earliest)
+	if lines[0].Status == nil || !strings.HasPrefix(lines[0].Status.QueryID, "CTAS_T_COUNTS_") {
+		t.Fatalf("CTAS answered %+v", lines[0])
+	}
+
+	// last holds the sink topic's last value of each key (nil: a tombstone).
+	last := map[string]*string{}
+	cons := client(t, srv.Kafka, kgo.ConsumeTopics("t_counts"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	read := func(want map[string]*string) {
+		t.Helper()
+		same := func() bool {
+			return maps.EqualFunc(last, want, func(a, b *string) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) })
+		}
+		for deadline := time.Now().Add(30 * time.Second); !same() && time.Now().Before(deadline); {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			cons.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+				if r.Value == nil {
+					last[string(r.Key)] = nil
+				} else {
+					v := string(r.Value)
+					last[string(r.Key)] = &v
+				}
+			})
+			cancel()
+		}
+		if !same() {
+			show := map[string]string{}
+			for k, v := range last {
+				show[k] = "<tombstone>"
+				if v != nil {
+					show[k] = *v
+				}
+			}
+			t.Fatalf("t_counts holds %v", show)
+		}
+	}
+	val := func(s string) *string { return &s }
+	read(map[string]*string{`"east"`: val(`{"N":2,"S":15}`), `"west"`: val(`{"N":1,"S":1}`), `"south"`: val(`{"N":1,"S":7}`)})
+
+	// A push query over the same aggregation, from the start: the current
+	// groups, then the changes as they come.
+	push := streamSQL(t, srv.HTTP, `SELECT region, COUNT(*) AS n FROM accts GROUP BY region EMIT CHANGES;`, earliest)
+	seen := map[string]string{}
+	for len(seen) < 3 || seen["east"] != "2" {
+		r := nextRow(t, push, 30*time.Second)
+		seen[fmt.Sprint(r.Row[0])] = fmt.Sprint(r.Row[1])
+	}
+
+	// c moves from west to east (west becomes empty), d is deleted (south
+	// becomes empty), a moves from east to north.
+	produceAcked(t, prod, []*kgo.Record{acct("c", `{"region":"east","amount":2}`), acct("d", ""), acct("a", `{"region":"north","amount":4}`)})
+	read(map[string]*string{`"east"`: val(`{"N":2,"S":7}`), `"west"`: nil, `"south"`: nil, `"north"`: val(`{"N":1,"S":4}`)})
+
+	tombs := map[string]bool{}
+	for len(tombs) < 2 {
+		r := nextRow(t, push, 30*time.Second)
+		if r.Tombstone {
+			if r.Row[1] != nil {
+				t.Errorf("tombstone row %v: want its count NULL", r.Row)
+			}
+			tombs[fmt.Sprint(r.Row[0])] = true
+		}
+	}
+	if !tombs["west"] || !tombs["south"] {
+		t.Errorf("the push query's tombstones: %v, want west and south", tombs)
+	}
+
+	// A pull query answers the current groups.
+	rows := sqlRows(sqlMustSucceed(t, srv.HTTP, `SELECT region, COUNT(*) AS n, SUM(amount) AS s FROM accts GROUP BY region;`, nil))
+	got := map[string]string{}
+	for _, r := range rows {
+		got[fmt.Sprint(r[0])] = fmt.Sprint(r[1:])
+	}
+	if want := map[string]string{"east": "[2 7]", "north": "[1 4]"}; !maps.Equal(got, want) || len(rows) != 2 {
+		t.Errorf("pull query: %v, want %v", rows, want)
+	}
+
+	// Windows and EMIT FINAL need a stream.
+	for stmt, want := range map[string]string{
+		"SELECT region, COUNT(*) FROM accts WINDOW TUMBLING (SIZE 1 MINUTE) GROUP BY region EMIT CHANGES;": "WINDOW over table ACCTS is not allowed",
+		"SELECT region, COUNT(*) FROM accts GROUP BY region EMIT FINAL;":                                   "EMIT FINAL over table ACCTS is not allowed",
+	} {
+		lines, code := postSQL(t, srv.HTTP, stmt, nil, 0)
+		if code != http.StatusBadRequest || len(lines) != 1 || lines[0].Error == nil || !strings.Contains(lines[0].Error.Message, want) {
+			t.Errorf("%s: HTTP %d %+v, want an error %q", stmt, code, lines, want)
+		}
+	}
+}
+
+// TestSQLLateRecords runs a persistent windowed aggregation with no grace
+// period and sends it a record whose window has closed: SHOW QUERIES shows
+// the query's late record and /metrics counts it
+// (strata_sql_late_records_total), with the records that did not decode
+// (strata_sql_decode_errors_total).
+func TestSQLLateRecords(t *testing.T) {
+	srv := StartDev(t, t.TempDir())
+	sqlMustSucceed(t, srv.HTTP, `CREATE STREAM clicks (user_id STRING) WITH (KAFKA_TOPIC='clicks', PARTITIONS=1, VALUE_FORMAT='JSON');`, nil)
+	lines := sqlMustSucceed(t, srv.HTTP, `CREATE TABLE clicks_per_minute AS SELECT user_id, COUNT(*) AS n FROM clicks
+		WINDOW TUMBLING (SIZE 1 MINUTE, GRACE PERIOD 0 SECONDS) GROUP BY user_id;`, map[string]string{"auto.offset.reset": "earliest"})
+	queryID := lines[0].Status.QueryID
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	click := func(at time.Duration) *kgo.Record {
+		return &kgo.Record{Topic: "clicks", Timestamp: t0.Add(at), Value: []byte(`{"user_id":"u1"}`)}
+	}
+	// The third click's window closed when the second came.
+	produceAcked(t, client(t, srv.Kafka), []*kgo.Record{click(0), click(2 * time.Minute), click(10 * time.Second),
+		{Topic: "clicks", Value: []byte(`not json`)}})
+
+	var row []any
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		lines := sqlMustSucceed(t, srv.HTTP, "SHOW QUERIES;", nil)
+		if h := lines[0].Header; h == nil || len(h.Columns) != 5 || h.Columns[4].Name != "Late Records" {
+			t.Fatalf("SHOW QUERIES header %+v", lines[0])
+		}
+		if rows := sqlRows(lines); len(rows) == 1 {
+			row = rows[0]
+			if row[4] == float64(1) {
+				break
+			}
+		}
+	}
+	if row == nil || row[0] != queryID || row[4] != float64(1) {
+		t.Fatalf("SHOW QUERIES: %v, want %s with 1 late record", row, queryID)
+	}
+
+	resp, err := http.Get(srv.HTTP + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var late, decode string
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		switch l := sc.Text(); {
+		case strings.HasPrefix(l, "strata_sql_late_records_total{"):
+			late = l
+		case strings.HasPrefix(l, "strata_sql_decode_errors_total "):
+			decode = l
+		}
+	}
+	if want := `strata_sql_late_records_total{query="` + queryID + `"} 1`; late != want {
+		t.Errorf("/metrics: %q, want %q", late, want)
+	}
+	if decode != "strata_sql_decode_errors_total 1" {
+		t.Errorf("/metrics: %q, want strata_sql_decode_errors_total 1", decode)
+	}
+}
+
+// TestSQLSessionRetractions runs a push query over session windows: when a
+// record bridges two sessions, the query shows the two sessions it merged
+// as tombstone rows (their key and bounds, the count NULL) and then the
+// merged session.
+func TestSQLSessionRetractions(t *testing.T) {
+	srv := StartDev(t, t.TempDir())
+	sqlMustSucceed(t, srv.HTTP, `CREATE STREAM taps (k STRING) WITH (KAFKA_TOPIC='taps', PARTITIONS=1, VALUE_FORMAT='JSON');`, nil)
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	tap := func(at time.Duration) *kgo.Record {
+		return &kgo.Record{Topic: "taps", Timestamp: t0.Add(at), Value: []byte(`{"k":"k1"}`)}
+	}
+	prod := client(t, srv.Kafka)
+	produceAcked(t, prod, []*kgo.Record{tap(0), tap(30 * time.Second)})
+	push := streamSQL(t, srv.HTTP, `SELECT k, WINDOWSTART AS ws, WINDOWEND AS we, COUNT(*) AS n FROM taps WINDOW SESSION (20 SECONDS) GROUP BY k EMIT CHANGES;`,
+		map[string]string{"auto.offset.reset": "earliest"})
+	ms := func(d time.Duration) float64 { return float64(t0.Add(d).UnixMilli()) }
+	render := func(l sqlLine) string { return fmt.Sprintf("%v tombstone=%v", l.Row, l.Tombstone) }
+	for _, want := range []string{fmt.Sprintf("[k1 %v %v 1] tombstone=false", ms(0), ms(0)), fmt.Sprintf("[k1 %v %v 1] tombstone=false", ms(30*time.Second), ms(30*time.Second))} {
+		if got := render(nextRow(t, push, 30*time.Second)); got != want {
+			t.Fatalf("push query row %s, want %s", got, want)
+		}
+	}
+	produceAcked(t, prod, []*kgo.Record{tap(15 * time.Second)})
+	got := map[string]bool{}
+	for range 3 {
+		got[render(nextRow(t, push, 30*time.Second))] = true
+	}
+	for _, want := range []string{
+		fmt.Sprintf("[k1 %v %v <nil>] tombstone=true", ms(0), ms(0)),
+		fmt.Sprintf("[k1 %v %v <nil>] tombstone=true", ms(30*time.Second), ms(30*time.Second)),
+		fmt.Sprintf("[k1 %v %v 3] tombstone=false", ms(0), ms(30*time.Second)),
+	} {
+		if !got[want] {
+			t.Errorf("after the merge the push query showed %v, want %s among them", got, want)
+		}
 	}
 }

@@ -253,12 +253,14 @@ func startServer(ctx context.Context, f *serverFlags, log *slog.Logger, store *m
 	src.b = s.broker
 	// The SQL engine is a Kafka client of this broker (it connects once
 	// Serve runs) and resumes the persistent queries the broker owns.
-	s.sql, err = engine.New(engine.Config{Brokers: []string{s.broker.Addr().String()}, Meta: store, NodeID: f.id,
-		Bucket: objects, Logger: log.With("component", "sql")})
+	s.sql, err = engine.New(engine.Config{Brokers: []string{s.broker.Addr().String()}, Meta: store, NodeID: f.id, Registerer: s.reg,
+		Bucket: objects, Tiered: s.tierer, Objects: cached, Logger: log.With("component", "sql")})
 	if err != nil {
 		return nil, err
 	}
 	s.closers = append(s.closers, s.sql.Close)
+	// Segments of topics a stream or table declares carry typed columns.
+	s.tierer.SetColumns(s.sql)
 	if err := s.sql.Start(ctx); err != nil {
 		return nil, err
 	}

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/strata-log/strata/meta"
 	"github.com/strata-log/strata/tiering/bucket"
@@ -43,6 +44,15 @@ type Config struct {
 	CheckpointInterval time.Duration
 	// Allocator for query memory; nil means the Go allocator.
 	Allocator memory.Allocator
+	// Registerer, if not nil, gets the engine's metrics (New registers
+	// them, Close unregisters them): strata_sql_late_records_total{query}
+	// and strata_sql_decode_errors_total.
+	Registerer prometheus.Registerer
+	// Tiered, with Objects, lets scans read the tiered log straight from
+	// its objects (cold.go) instead of through Fetch; nil: Fetch only.
+	Tiered Tiered
+	// Objects reads the tiered objects (the read cache in a broker).
+	Objects bucket.Bucket
 }
 
 // Engine runs statements and the persistent queries this broker owns.
@@ -52,6 +62,10 @@ type Engine struct {
 	mem memory.Allocator
 
 	decodeErrors atomic.Int64
+	pipes        pipelines // running, for their counters
+	metrics      prometheus.Collector
+	declared     declaredSources // for the typed columns tiering writes
+	footers      footerCache     // of tiered objects cold scans read
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -66,7 +80,15 @@ func New(cfg Config) (*Engine, error) {
 	if len(cfg.Brokers) == 0 || cfg.Meta == nil {
 		return nil, errors.New("engine: needs brokers and a metadata store")
 	}
-	return newEngine(cfg), nil
+	e := newEngine(cfg)
+	if cfg.Registerer != nil {
+		e.metrics = newMetrics(e)
+		if err := cfg.Registerer.Register(e.metrics); err != nil {
+			e.cancel()
+			return nil, fmt.Errorf("engine: metrics: %w", err)
+		}
+	}
+	return e, nil
 }
 
 // newEngine applies cfg's defaults.
@@ -108,6 +130,9 @@ func (e *Engine) Start(ctx context.Context) error {
 func (e *Engine) Close() {
 	e.cancel()
 	e.wg.Wait()
+	if e.metrics != nil {
+		e.cfg.Registerer.Unregister(e.metrics)
+	}
 }
 
 // DecodeErrors counts the records skipped because they did not decode.

@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"fmt"
+	"sync"
+	"sync/atomic"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/compute"
@@ -21,7 +23,7 @@ type stage func(ctx context.Context, rec arrow.Record) error
 // each output batch.
 func (e *Engine) run(ctx context.Context, q *plan.Query, from scanFrom, bounded bool, emit func(arrow.Record) error) error {
 	ctx = compute.WithAllocator(ctx, e.mem)
-	p, err := e.pipeline(q, bounded, project(q.Project, q.Names, toStage(emit)))
+	p, err := e.buildPipeline(q, bounded, project(q.Project, q.Names, toStage(emit)))
 	if err != nil {
 		return err
 	}
@@ -29,6 +31,7 @@ func (e *Engine) run(ctx context.Context, q *plan.Query, from scanFrom, bounded 
 	if q.Join != nil {
 		return e.runJoin(ctx, q, p, from, scanFrom{earliest: true}, bounded, nil)
 	}
+	from.columns = usedColumns(q)
 	if err := e.scan(ctx, q.Source, from, bounded, e.mem, func(rec arrow.Record) error { return p.head(ctx, rec) }, nil); err != nil {
 		return err
 	}
@@ -51,12 +54,45 @@ type pipeline struct {
 	// yet); close releases the operators.
 	end   func(context.Context) error
 	close func()
+	// late counts the records the aggregation dropped as late (kept
+	// after each batch, read by SHOW QUERIES and the metrics); joinLate,
+	// if not nil, returns those of a stream-stream join.
+	late     atomic.Int64
+	joinLate func() int64
 }
 
-// pipeline returns the stages from the source's batches up to next (the
-// final projection): WHERE, and the aggregation with HAVING. final (a pull
-// query) makes an aggregation emit each group once, at the end.
+// lateRecords returns the records the pipeline's operators dropped
+// because their windows had closed.
+func (p *pipeline) lateRecords() int64 {
+	n := p.late.Load()
+	if p.joinLate != nil {
+		n += p.joinLate()
+	}
+	return n
+}
+
+// pipeline returns the pipeline of a query that runs until stopped (a
+// persistent query's, a Pipeline's) and counts it among the running
+// pipelines (e.pipes, for their counters) until it is closed. See
+// buildPipeline.
 func (e *Engine) pipeline(q *plan.Query, final bool, next stage) (*pipeline, error) {
+	p, err := e.buildPipeline(q, final, next)
+	if err != nil {
+		return nil, err
+	}
+	e.pipes.add(q.Text, p)
+	closeRest := p.close
+	p.close = func() {
+		e.pipes.remove(p)
+		closeRest()
+	}
+	return p, nil
+}
+
+// buildPipeline returns the stages from the source's batches up to next
+// (the final projection): WHERE, and the aggregation with HAVING. final (a
+// pull query) makes an aggregation emit each group once, at the end.
+func (e *Engine) buildPipeline(q *plan.Query, final bool, next stage) (*pipeline, error) {
 	p := &pipeline{end: func(context.Context) error { return nil }, close: func() {}}
 	if q.Agg != nil {
 		var err error
@@ -87,6 +123,9 @@ func (e *Engine) pipeline(q *plan.Query, final bool, next stage) (*pipeline, err
 			return nil, fmt.Errorf("the join produces %s, the plan expects %s", j.Schema(), q.Input)
 		}
 		p.join = j
+		if l, ok := j.(interface{ LateRecords() int64 }); ok {
+			p.joinLate = l.LateRecords
+		}
 		p.state = append([]State{j}, p.state...)
 		closeRest := p.close
 		p.close = func() {
@@ -125,4 +164,41 @@ func project(exprs []expr.Expr, names []string, next stage) stage {
 		defer out.Release()
 		return next(ctx, out)
 	}
+}
+
+// pipelines are the running pipelines of persistent queries (and of
+// Pipelines), by the text of their query (plan.Query.Text): what SHOW
+// QUERIES and the metrics report the counters of. A persistent query
+// finds its pipelines by its statement's query text; several queries of
+// one text running on one broker share their counters.
+type pipelines struct {
+	mu     sync.Mutex
+	byPipe map[*pipeline]string
+}
+
+func (ps *pipelines) add(text string, p *pipeline) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if ps.byPipe == nil {
+		ps.byPipe = map[*pipeline]string{}
+	}
+	ps.byPipe[p] = text
+}
+
+func (ps *pipelines) remove(p *pipeline) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	delete(ps.byPipe, p)
+}
+
+// lateRecords returns the late records of the running pipelines of each
+// query text.
+func (ps *pipelines) lateRecords() map[string]int64 {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	out := map[string]int64{}
+	for p, text := range ps.byPipe {
+		out[text] += p.lateRecords()
+	}
+	return out
 }

@@ -3,14 +3,17 @@ package engine
 import (
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"os"
+	"sync/atomic"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/compute"
 
 	"github.com/strata-log/strata/compute/exec"
+	"github.com/strata-log/strata/compute/expr"
 	"github.com/strata-log/strata/compute/plan"
 	"github.com/strata-log/strata/compute/sql"
 )
@@ -24,11 +27,6 @@ const aggregateMemory = 256 << 20
 // each group's final value once its input is read.
 func (e *Engine) aggregate(q *plan.Query, p *pipeline, final bool, next stage) (stage, error) {
 	a := q.Agg
-	if q.Source.Kind == sql.Table && q.Join == nil {
-		// compute/exec aggregates changelogs (AggregateConfig.Table); the
-		// planner does not pass it the table's keys yet.
-		return nil, fmt.Errorf("GROUP BY over table %s is not supported yet: aggregate a stream", q.Source.Name)
-	}
 	pre := make([]arrow.Field, len(a.Pre))
 	for i, x := range a.Pre {
 		pre[i] = arrow.Field{Name: a.PreNames[i], Type: x.Type(), Nullable: true}
@@ -37,7 +35,8 @@ func (e *Engine) aggregate(q *plan.Query, p *pipeline, final bool, next stage) (
 	// its input (EMIT FINAL); without windows the last change of each
 	// group is its answer.
 	cfg := exec.AggregateConfig{Input: arrow.NewSchema(pre, nil), Keys: a.Keys, Time: a.Time,
-		Final: (final && a.Window != nil) || q.Emit == sql.EmitFinal, MaxMemoryBytes: aggregateMemory, SpillDir: os.TempDir()}
+		Final: (final && a.Window != nil) || q.Emit == sql.EmitFinal, MaxMemoryBytes: aggregateMemory, SpillDir: os.TempDir(),
+		Table: a.Table, TableKeys: a.TableKeys}
 	if w := a.Window; w != nil {
 		cfg.Window = exec.WindowSpec{Size: w.Size, Advance: w.Advance}
 		switch w.Kind {
@@ -59,17 +58,45 @@ func (e *Engine) aggregate(q *plan.Query, p *pipeline, final bool, next stage) (
 		cfg.Aggs = append(cfg.Aggs, exec.AggFunc{Name: c.Name, Arg: c.Arg, OutName: c.Out})
 	}
 	post := filter(q.Having, next)
+	// The plan keeps session windows' retractions (plan.Query.WithRetractions).
+	retract := q.Deleted && !a.Table && cfg.Window.Kind == exec.Session && !cfg.Final
+	if q.Deleted && !a.Table && !retract {
+		return nil, fmt.Errorf("the plan keeps retractions this aggregation does not emit (only session windows that emit changes do)")
+	}
+	if retract && q.Having != nil {
+		// HAVING does not hold back a retraction (NULL aggregates): the
+		// retracted session may have passed it.
+		keep, err := expr.Call("OR", expr.Column(a.Output.NumFields(), exec.Deleted, arrow.FixedWidthTypes.Boolean), q.Having)
+		if err != nil {
+			return nil, err
+		}
+		post = filter(keep, next)
+	}
+	if a.Table && !final {
+		// A table aggregation's changes: a group that fails HAVING leaves
+		// the result, as one that became empty does (a tombstone).
+		var err error
+		if post, err = havingDeletes(q.Having, a.Output, next); err != nil {
+			return nil, err
+		}
+	}
 	var last *lastPerGroup
 	if final && !cfg.Final {
+		// The current groups: a table aggregation's last change of a
+		// group that became empty (Deleted) leaves it out.
 		last = &lastPerGroup{keys: seq(len(a.Keys)), deleted: -1, next: post}
+		if a.Table {
+			last.deleted = a.Output.NumFields()
+		}
 		post = last.add
 	}
 	var agg *exec.Aggregate
 	agg, err := exec.NewAggregate(cfg, func(ctx context.Context, rec arrow.Record) error {
-		if !sameColumns(rec.Schema(), a.Output) {
+		if !a.Table && !retract && !sameColumns(rec.Schema(), a.Output) {
 			// Session windows' changes retract merged sessions with a
 			// trailing Deleted column: the merged session's new row
-			// follows, so the retractions are dropped here.
+			// follows, so unless the plan keeps them, the retractions
+			// are dropped here.
 			return dropRetractions(ctx, rec, a.Output, post)
 		}
 		return post(ctx, rec)
@@ -88,7 +115,7 @@ func (e *Engine) aggregate(q *plan.Query, p *pipeline, final bool, next stage) (
 		agg.Close()
 		return nil, fmt.Errorf("the aggregation produces %s, the plan expects %s", agg.Schema(), a.Output)
 	}
-	p.state = append(p.state, agg)
+	p.state = append(p.state, countedAggregate{agg, &p.late})
 	p.close = func() {
 		agg.Close()
 		last.release()
@@ -99,7 +126,46 @@ func (e *Engine) aggregate(q *plan.Query, p *pipeline, final bool, next stage) (
 		}
 		return last.flush(ctx)
 	}
-	return project(a.Pre, a.PreNames, agg.Push), nil
+	return project(a.Pre, a.PreNames, func(ctx context.Context, rec arrow.Record) error {
+		err := agg.Push(ctx, rec)
+		p.late.Store(agg.LateRecords())
+		return err
+	}), nil
+}
+
+// countedAggregate is an aggregation whose restored late-record counter a
+// pipeline publishes (pipeline.late), as it does after each batch.
+type countedAggregate struct {
+	*exec.Aggregate
+	late *atomic.Int64
+}
+
+func (c countedAggregate) Restore(ctx context.Context, r io.Reader) error {
+	err := c.Aggregate.Restore(ctx, r)
+	c.late.Store(c.Aggregate.LateRecords())
+	return err
+}
+
+// havingDeletes returns the stage that applies HAVING to the changes of a
+// table aggregation (out's columns, then exec.Deleted): a row that fails it
+// (NULL fails) becomes a deletion of its group, since the group may have
+// passed it before, and goes on to next with the others.
+func havingDeletes(having expr.Expr, out *arrow.Schema, next stage) (stage, error) {
+	if having == nil {
+		return next, nil
+	}
+	n := out.NumFields()
+	exprs := make([]expr.Expr, 0, n+1)
+	names := make([]string, 0, n+1)
+	for i, f := range out.Fields() {
+		exprs = append(exprs, expr.Column(i, f.Name, f.Type))
+		names = append(names, f.Name)
+	}
+	del, err := plan.DeletedUnless(expr.Column(n, exec.Deleted, arrow.FixedWidthTypes.Boolean), having)
+	if err != nil {
+		return nil, err
+	}
+	return project(append(exprs, del), append(names, exec.Deleted), next), nil
 }
 
 // dropRetractions passes on the rows of rec whose Deleted column (the

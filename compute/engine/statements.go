@@ -6,8 +6,10 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/strata-log/strata/compute/plan"
 	"github.com/strata-log/strata/compute/sql"
@@ -107,6 +109,13 @@ func (e *Engine) execute(ctx context.Context, st sql.Statement, props map[string
 	return errorAt(st, "%T statements are not supported yet", st)
 }
 
+// typedColumns reports whether scans of the cold tier read the typed
+// columns tiering wrote (the default), or decode the segments' values
+// (SET 'strata.scan.typed.columns'='false', to compare the two).
+func typedColumns(props map[string]string) bool {
+	return !strings.EqualFold(props["strata.scan.typed.columns"], "false")
+}
+
 // earliest reports whether queries start at the beginning of their topics
 // (SET 'auto.offset.reset'='earliest'); ksqlDB's default is the end.
 func earliest(props map[string]string) bool {
@@ -124,20 +133,40 @@ func (e *Engine) query(ctx context.Context, st *sql.Query, props map[string]stri
 	if err != nil {
 		return err
 	}
+	push := st.Emit != sql.EmitNone
+	if push {
+		// A merge of session windows retracts the sessions it replaced:
+		// tombstone rows before the merged session's row.
+		q = q.WithRetractions()
+	}
 	out := q.Output()
 	if err := res.Header(Header{Statement: st.String(), Columns: columnsOf(out)}); err != nil {
 		return err
 	}
-	push := st.Emit != sql.EmitNone
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// A group that left an aggregation's result (a table's, emptied or
+	// failing HAVING; a session a merge replaced) is a tombstone: its key
+	// (and window bounds), the other columns NULL.
+	var nulled []bool
+	if q.Agg != nil {
+		nulled = make([]bool, out.NumFields())
+		for i, n := range q.Names[:out.NumFields()] {
+			nulled[i] = !slices.Contains(q.Keys, n)
+		}
+	}
 	var rows int64
-	err = e.run(ctx, q, scanFrom{earliest: !push || earliest(props)}, !push, func(rec arrow.Record) error {
+	err = e.run(ctx, q, scanFrom{earliest: !push || earliest(props), rawValues: !typedColumns(props)}, !push, func(rec arrow.Record) error {
 		for i := 0; i < int(rec.NumRows()) && (q.Limit < 0 || rows < q.Limit); i++ {
 			vals, tombstone := rowValues(rec, i), false
 			if q.Deleted {
 				tombstone = vals[len(vals)-1] == true
 				vals = vals[:len(vals)-1]
+				for c := range nulled {
+					if tombstone && nulled[c] {
+						vals[c] = nil
+					}
+				}
 			}
 			if err := res.Row(vals, tombstone); err != nil {
 				return err
@@ -180,7 +209,10 @@ func (e *Engine) show(ctx context.Context, st *sql.Show, props map[string]string
 		if err != nil {
 			return err
 		}
-		cols = []Column{{"Query ID", "STRING"}, {"Status", "STRING"}, {"Owner", "STRING"}, {"Query String", "STRING"}}
+		// Late records: dropped by the query's pipelines running on this
+		// broker because their windows had closed (NULL: none runs here).
+		cols = []Column{{"Query ID", "STRING"}, {"Status", "STRING"}, {"Owner", "STRING"}, {"Query String", "STRING"}, {"Late Records", "BIGINT"}}
+		late := e.pipes.lateRecords()
 		for _, q := range qs {
 			status := "RUNNING on broker " + q.Props[propOwner]
 			if q.Props[propOwner] == fmt.Sprint(e.cfg.NodeID) {
@@ -190,7 +222,11 @@ func (e *Engine) show(ctx context.Context, st *sql.Show, props map[string]string
 				}
 				e.mu.Unlock()
 			}
-			rows = append(rows, []any{q.Name, status, q.Props[propOwner], q.Statement})
+			var n any
+			if v, ok := late[queryText(q.Statement)]; ok {
+				n = v
+			}
+			rows = append(rows, []any{q.Name, status, q.Props[propOwner], q.Statement, n})
 		}
 	case sql.ShowProperties:
 		cols = []Column{{"Property", "STRING"}, {"Value", "STRING"}}
@@ -211,6 +247,65 @@ func (e *Engine) show(ctx context.Context, st *sql.Show, props map[string]string
 	}
 	sort.Slice(rows, func(i, j int) bool { return fmt.Sprint(rows[i][0]) < fmt.Sprint(rows[j][0]) })
 	return table(res, st.String(), cols, rows)
+}
+
+// queryText returns the text of a persistent query's SELECT, which is the
+// plan.Query.Text of its pipelines ("" for a statement that is not one).
+func queryText(stmt string) string {
+	st, err := sql.ParseStatement(stmt)
+	if err != nil {
+		return ""
+	}
+	switch s := st.(type) {
+	case *sql.CreateAsSelect:
+		return s.Query.String()
+	case *sql.InsertInto:
+		return s.Query.String()
+	}
+	return ""
+}
+
+// metrics is the engine's Prometheus collector: the records skipped
+// because they did not decode, and the late records of each persistent
+// query whose pipelines run here (as SHOW QUERIES shows them).
+type metrics struct {
+	e            *Engine
+	late, decode *prometheus.Desc
+}
+
+func newMetrics(e *Engine) *metrics {
+	return &metrics{e: e,
+		late: prometheus.NewDesc("strata_sql_late_records_total",
+			"Records a persistent query dropped because their windows had closed (past the grace period), counted over its pipelines on this broker.", []string{"query"}, nil),
+		decode: prometheus.NewDesc("strata_sql_decode_errors_total",
+			"Records the SQL engine's scans skipped because they did not decode (every query of this broker).", nil, nil),
+	}
+}
+
+func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
+	ch <- m.late
+	ch <- m.decode
+}
+
+func (m *metrics) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(m.decode, prometheus.CounterValue, float64(m.e.DecodeErrors()))
+	late := m.e.pipes.lateRecords()
+	if len(late) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(m.e.ctx, 2*time.Second)
+	defer cancel()
+	qs, err := m.e.cfg.Meta.SQLObjects(ctx, kindQuery)
+	if err != nil {
+		// The other metrics of the scrape still count: skip these.
+		m.e.log.Debug("metrics: list the persistent queries", "err", err)
+		return
+	}
+	for _, q := range qs {
+		if n, ok := late[queryText(q.Statement)]; ok {
+			ch <- prometheus.MustNewConstMetric(m.late, prometheus.CounterValue, float64(n), q.Name)
+		}
+	}
 }
 
 // table sends a small tabular answer.
@@ -364,6 +459,13 @@ func describePlan(p *plan.Query) []string {
 			if p.Agg.Window.Advance > 0 {
 				w += fmt.Sprintf(" advance %s", p.Agg.Window.Advance)
 			}
+		}
+		if p.Agg.Table {
+			var tkeys []string
+			for _, k := range p.Agg.TableKeys {
+				tkeys = append(tkeys, p.Agg.Pre[k].String())
+			}
+			w += fmt.Sprintf(" over the changelog of table keys %s, a row deleting its key when %s", strings.Join(tkeys, ", "), p.Agg.Pre[p.Agg.Deleted])
 		}
 		lines = append(lines, fmt.Sprintf("  Aggregate: %s group by %s%s", strings.Join(calls, ", "), strings.Join(keys, ", "), w))
 	}

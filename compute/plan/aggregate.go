@@ -1,10 +1,12 @@
 package plan
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
 
+	"github.com/strata-log/strata/compute/exec"
 	"github.com/strata-log/strata/compute/expr"
 	"github.com/strata-log/strata/compute/schema"
 	"github.com/strata-log/strata/compute/sql"
@@ -19,7 +21,17 @@ const (
 // planAggregation plans GROUP BY: the aggregation's input projection, the
 // aggregation, HAVING and the select list over its output.
 func (out *Query) planAggregation(q *sql.Query, in *binder, calls []*sql.Call, src *Source) error {
-	a := &Aggregation{}
+	a := &Aggregation{Deleted: -1}
+	if src.Kind == sql.Table && out.Join == nil {
+		// ksqlDB aggregates a table's changelog, never in windows.
+		if q.Window != nil {
+			return errorf(q.Window, "WINDOW over table %s is not allowed: windowed aggregations need a stream, a table's aggregation is not windowed", src.Name)
+		}
+		if q.Emit == sql.EmitFinal {
+			return errorf(q, "EMIT FINAL over table %s is not allowed: a table's aggregation emits changes (EMIT CHANGES)", src.Name)
+		}
+		a.Table = true
+	}
 	add := func(e expr.Expr, name string) int {
 		a.Pre = append(a.Pre, e)
 		a.PreNames = append(a.PreNames, name)
@@ -109,6 +121,11 @@ func (out *Query) planAggregation(q *sql.Query, in *binder, calls []*sql.Call, s
 		aggCols[c.String()] = column{name: call.Out, index: len(outFields), typ: t}
 		outFields = append(outFields, arrow.Field{Name: call.Out, Type: t, Nullable: true})
 	}
+	if a.Table {
+		if err := out.tableInputs(a, add, src); err != nil {
+			return err
+		}
+	}
 	a.Output = arrow.NewSchema(outFields, nil)
 	out.Agg = a
 
@@ -148,7 +165,80 @@ func (out *Query) planAggregation(q *sql.Query, in *binder, calls []*sql.Call, s
 	if err := out.project(q.Select, post, keyNames); err != nil {
 		return groupByHint(err)
 	}
+	if a.Table {
+		// The groups a change empties are the result's deletions.
+		out.Project = append(out.Project, expr.Column(a.Output.NumFields(), exec.Deleted, arrow.FixedWidthTypes.Boolean))
+		out.Names = append(out.Names, exec.Deleted)
+		out.Deleted = true
+	}
 	return nil
+}
+
+// WithRetractions returns q, or, for an aggregation over session windows
+// that emits changes, a copy of q whose Project ends with the exec.Deleted
+// column the aggregation then emits (Deleted): its retractions of the
+// sessions a merge replaced (their key and old bounds, NULL aggregates),
+// which a sink writes as tombstones of their keys and a push query shows
+// as tombstone rows, before the merged session's row. Without it the
+// engine drops them. A pull query (each session once, at the end of its
+// input) has none to show: call it for queries that emit changes.
+func (q *Query) WithRetractions() *Query {
+	if q.Agg == nil || q.Agg.Window == nil || q.Agg.Window.Kind != sql.Session || q.Emit == sql.EmitFinal || q.Deleted {
+		return q
+	}
+	c := *q
+	c.Project = append(slices.Clip(q.Project), expr.Column(q.Agg.Output.NumFields(), exec.Deleted, arrow.FixedWidthTypes.Boolean))
+	c.Names = append(slices.Clip(q.Names), exec.Deleted)
+	c.Deleted = true
+	return &c
+}
+
+// tableInputs adds to the aggregation's input what aggregating a table's
+// changelog needs: the table's primary key columns and its exec.Deleted
+// column. WHERE moves into the latter: a row that fails it deletes its key
+// from the filtered table, so it leaves its group instead of being skipped
+// (which would keep the key's previous row in it).
+func (out *Query) tableInputs(a *Aggregation, add func(expr.Expr, string) int, src *Source) error {
+	for i := 0; i < src.Schema.NumKeys(); i++ {
+		c := schema.NumPseudoColumns + i
+		f := out.Input.Field(c)
+		a.TableKeys = append(a.TableKeys, add(expr.Column(c, f.Name, f.Type), "__TKEY_"+itoa(i)))
+	}
+	if len(a.TableKeys) == 0 {
+		return errorf(nil, "table %s has no PRIMARY KEY: its changelog cannot be aggregated", src.Name)
+	}
+	d := out.Input.NumFields() - 1
+	if f := out.Input.Field(d); f.Name != exec.Deleted {
+		return errorf(nil, "table %s: its batches lack the %s column", src.Name, exec.Deleted)
+	}
+	del := expr.Column(d, exec.Deleted, arrow.FixedWidthTypes.Boolean)
+	if out.Where != nil {
+		var err error
+		if del, err = DeletedUnless(del, out.Where); err != nil {
+			return err
+		}
+		out.Where = nil
+	}
+	a.Deleted = add(del, exec.Deleted)
+	return nil
+}
+
+// DeletedUnless returns deleted OR NOT (cond IS TRUE): over a changelog,
+// the rows that delete their key or fail cond (a NULL fails).
+func DeletedUnless(deleted, cond expr.Expr) (expr.Expr, error) {
+	f, err := expr.Literal(false, arrow.FixedWidthTypes.Boolean)
+	if err != nil {
+		return nil, err
+	}
+	holds, err := expr.Call("IFNULL", cond, f)
+	if err != nil {
+		return nil, err
+	}
+	fails, err := expr.Call("NOT", holds)
+	if err != nil {
+		return nil, err
+	}
+	return expr.Call("OR", deleted, fails)
 }
 
 // groupByHint explains an unresolved column after GROUP BY.

@@ -37,6 +37,9 @@ type Catalog interface {
 // inputs, the windowed hash aggregation, HAVING, and the projection of the
 // select list over the aggregation's output).
 type Query struct {
+	// Text is the planned query's SQL (sql.Query.String()): the same for
+	// every plan of one statement.
+	Text   string
 	Source *Source
 	Alias  string
 	Join   *Join         // nil: no JOIN
@@ -52,8 +55,9 @@ type Query struct {
 	// GROUP BY columns, and WINDOWSTART/WINDOWEND of windowed ones).
 	Keys []string
 	// Deleted says that the last of Project is the exec.Deleted flag of a
-	// changelog (a table-table join's): a true row retracts its key. It is
-	// not a column of the result (see Output); sinks write a tombstone.
+	// changelog (a table's, a table-table join's, or the aggregation of a
+	// table's): a true row retracts its key. It is not a column of the
+	// result (see Output); sinks write a tombstone.
 	Deleted bool
 	Emit    sql.EmitKind
 	Limit   int64 // -1: none
@@ -71,6 +75,16 @@ type Aggregation struct {
 	Offset   int   // column of Pre with ROWOFFSET
 	Window   *Window
 	Calls    []AggCall
+	// Table says that the input is a table's changelog (GROUP BY over a
+	// table, exec.AggregateConfig.Table): TableKeys are the columns of Pre
+	// with the table's primary key, Deleted the column of Pre (named
+	// exec.Deleted) that is true for a row deleting its key, which is also
+	// where a row fails WHERE (the key leaves the filtered table). The
+	// operator's output then ends with the exec.Deleted column, at index
+	// Output.NumFields(): true for a group that became empty.
+	Table     bool
+	TableKeys []int
+	Deleted   int
 	// Output is the aggregation's output: Keys' columns, WINDOWSTART and
 	// WINDOWEND if windowed, one column per call.
 	Output *arrow.Schema
@@ -125,7 +139,7 @@ func PlanQuery(q *sql.Query, cat Catalog) (*Query, error) {
 	if !ok {
 		return nil, errorf(&q.From, "%s does not exist: create it with CREATE STREAM or CREATE TABLE (SHOW STREAMS lists them)", q.From.Name)
 	}
-	out := &Query{Source: src, Alias: q.From.Alias, Input: SourceSchema(src), Emit: q.Emit, Limit: -1}
+	out := &Query{Text: q.String(), Source: src, Alias: q.From.Alias, Input: SourceSchema(src), Emit: q.Emit, Limit: -1}
 	if out.Alias == "" {
 		out.Alias = src.Name
 	}
