@@ -137,10 +137,11 @@ func sqlBenchProduce(tb testing.TB, addr string, n int64) time.Duration {
 	return time.Since(start)
 }
 
-// sqlBenchStrata runs a pull query on base and renders its rows.
-func sqlBenchStrata(tb testing.TB, base, stmt string) []string {
+// sqlBenchStrata runs a pull query on base with props and renders its
+// rows.
+func sqlBenchStrata(tb testing.TB, base, stmt string, props map[string]string) []string {
 	tb.Helper()
-	body, _ := json.Marshal(map[string]any{"sql": stmt})
+	body, _ := json.Marshal(map[string]any{"sql": stmt, "properties": props})
 	req, _ := http.NewRequestWithContext(ctxFor(tb, 30*time.Minute), http.MethodPost, base+"/sql", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
@@ -173,20 +174,26 @@ func sqlBenchStrata(tb testing.TB, base, stmt string) []string {
 }
 
 // sqlBenchDuck asks q of a new in-memory DuckDB (nothing cached from an
-// earlier query) over the segment objects that match glob, and renders
-// its rows.
-func sqlBenchDuck(tb testing.TB, glob string, topicID [16]byte, q string) []string {
+// earlier query) over the given objects, and renders its rows: segments,
+// whose JSON values it parses itself, or (typed) the typed columns tiering
+// wrote beside them.
+func sqlBenchDuck(tb testing.TB, files []string, typed bool, topicID [16]byte, q string) []string {
 	tb.Helper()
 	db, err := sql.Open("duckdb", "")
 	if err != nil {
 		tb.Fatal(err)
 	}
 	defer db.Close()
+	list := "['" + strings.Join(files, "', '") + "']"
 	view := fmt.Sprintf(`CREATE VIEW attempts AS SELECT "timestamp" AS ts,
 			json_extract_string(decode(value), '$.card_number') AS card_number,
 			CAST(json_extract(decode(value), '$.amount') AS DOUBLE) AS amount,
 			json_extract_string(decode(value), '$.merchant') AS merchant
-		FROM read_parquet('%s') WHERE topic_id = from_hex('%s')`, glob, hex.EncodeToString(topicID[:]))
+		FROM read_parquet(%s) WHERE topic_id = from_hex('%s')`, list, hex.EncodeToString(topicID[:]))
+	if typed {
+		view = fmt.Sprintf(`CREATE VIEW attempts AS SELECT epoch_ms(ROWTIME) AS ts, card_number, amount, merchant
+			FROM read_parquet(%s)`, list)
+	}
 	if _, err := db.Exec(view); err != nil {
 		tb.Fatalf("DuckDB %s: %v", view, err)
 	}
@@ -239,14 +246,22 @@ func sqlBenchRender(vals []any) string {
 // BenchmarkSQLvsDuckDB asks Strata and DuckDB the same questions over the
 // same Parquet objects: the seed's fraud query and a hopping-window
 // aggregate over $STRATA_SQLBENCH_EVENTS JSON events (default 1,000,000;
-// the workload of "strata bench sql", one card per 100 events). It produces them to "strata dev"
-// (local-directory object store), waits until everything is tiered, and
-// then for each query restarts strata dev (an empty read cache: the pull
-// query reads the object store) and times the pull query over POST /sql,
-// then times DuckDB (a fresh in-memory database, its default threads)
-// reading the segment files with read_parquet and parsing card_number,
-// amount and merchant out of the JSON value column. Both answers must be
-// the same rows. It reports seconds and events/s of each, and the ratio
+// the workload of "strata bench sql", one card per 100 events). It
+// produces them to "strata dev" (local-directory object store), waits
+// until everything is tiered, and then asks each query twice, in each of
+// the two forms the cold tier holds the events in:
+//
+//   - typed columns (docs/format/columns.md): Strata's scan reads them, and
+//     DuckDB reads the same objects with read_parquet;
+//   - JSON values: Strata's scan ignores the typed columns (the property
+//     strata.scan.typed.columns=false) and parses the segments' values, and
+//     DuckDB reads the segments, parsing card_number, amount and merchant
+//     out of the value column with its JSON functions.
+//
+// Before each Strata query it restarts strata dev (an empty read cache:
+// the pull query reads the object store); each DuckDB query gets a fresh
+// in-memory database with its default threads. Both answers must be the
+// same rows. It reports seconds and events/s of each, and the ratio
 // (Strata's time over DuckDB's).
 //
 // It runs only when asked, once whatever b.N is:
@@ -302,22 +317,44 @@ func BenchmarkSQLvsDuckDB(b *testing.B) {
 	ms := waitTiered(b, srv, sqlBenchTopic, 30*time.Minute)
 	b.Logf("tiered %s after the produce: %s", time.Since(start).Round(time.Millisecond), describeManifests(ms))
 	id := topicID(b, adm, sqlBenchTopic)
-	glob := filepath.Join(dir, "objects", "segments", "*.parquet")
+	all, err := filepath.Glob(filepath.Join(dir, "objects", "segments", "*.parquet"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var segments, columns []string
+	for _, f := range all {
+		if strings.HasSuffix(f, ".columns.parquet") {
+			columns = append(columns, f)
+		} else {
+			segments = append(segments, f)
+		}
+	}
 
 	// The objects hold every event once: no merge left an older copy.
 	db, err := sql.Open("duckdb", "")
 	if err != nil {
 		b.Fatal(err)
 	}
-	var stored int64
-	q := fmt.Sprintf(`SELECT count(*) FROM read_parquet('%s') WHERE topic_id = from_hex('%s')`, glob, hex.EncodeToString(id[:]))
-	if err := db.QueryRow(q).Scan(&stored); err != nil {
-		b.Fatalf("DuckDB %s: %v", q, err)
+	for _, c := range []struct {
+		files []string
+		q     string
+	}{
+		{segments, `SELECT count(*) FROM read_parquet(%s) WHERE topic_id = from_hex('` + hex.EncodeToString(id[:]) + `')`},
+		{columns, `SELECT count(*) FROM read_parquet(%s)`},
+	} {
+		if len(c.files) == 0 {
+			b.Fatalf("no objects for %s", c.q)
+		}
+		var stored int64
+		q := fmt.Sprintf(c.q, "['"+strings.Join(c.files, "', '")+"']")
+		if err := db.QueryRow(q).Scan(&stored); err != nil {
+			b.Fatalf("DuckDB %s: %v", q, err)
+		}
+		if stored != events {
+			b.Fatalf("%s: %d rows, want %d: objects no manifest names?", q, stored, events)
+		}
 	}
 	db.Close()
-	if stored != events {
-		b.Fatalf("the segment objects hold %d rows of %s, want %d: objects no manifest names?", stored, sqlBenchTopic, events)
-	}
 
 	type result struct {
 		query, engine string
@@ -326,35 +363,46 @@ func BenchmarkSQLvsDuckDB(b *testing.B) {
 	}
 	var results []result
 	for _, c := range sqlBenchCases {
-		srv.Stop()
-		srv = StartDev(b, dir)
-		if _, end := offsets(b, admin(b, srv.Kafka), sqlBenchTopic); len(end) != sqlBenchPartitions {
-			b.Fatalf("after the restart %s lists %d partitions", sqlBenchTopic, len(end))
-		}
-		misses0 := serverMetric(b, srv, "strata_cache_misses_total")
-		t0 := time.Now()
-		got := sqlBenchStrata(b, srv.HTTP, c.ksql)
-		strataS := time.Since(t0).Seconds()
-		if misses := serverMetric(b, srv, "strata_cache_misses_total") - misses0; misses == 0 {
-			b.Errorf("%s: the pull query missed the read cache nowhere: did it read the object store?", c.name)
-		}
+		for _, typed := range []bool{true, false} {
+			form, props := "typed columns", map[string]string(nil)
+			files := columns
+			if !typed {
+				form, props, files = "JSON values", map[string]string{"strata.scan.typed.columns": "false"}, segments
+			}
+			srv.Stop()
+			srv = StartDev(b, dir)
+			if _, end := offsets(b, admin(b, srv.Kafka), sqlBenchTopic); len(end) != sqlBenchPartitions {
+				b.Fatalf("after the restart %s lists %d partitions", sqlBenchTopic, len(end))
+			}
+			misses0 := serverMetric(b, srv, "strata_cache_misses_total")
+			t0 := time.Now()
+			got := sqlBenchStrata(b, srv.HTTP, c.ksql, props)
+			strataS := time.Since(t0).Seconds()
+			if misses := serverMetric(b, srv, "strata_cache_misses_total") - misses0; misses == 0 {
+				b.Errorf("%s: the pull query missed the read cache nowhere: did it read the object store?", c.name)
+			}
 
-		t0 = time.Now()
-		want := sqlBenchDuck(b, glob, id, c.duck)
-		duckS := time.Since(t0).Seconds()
+			t0 = time.Now()
+			want := sqlBenchDuck(b, files, typed, id, c.duck)
+			duckS := time.Since(t0).Seconds()
 
-		if len(want) == 0 {
-			b.Errorf("%s: DuckDB answered no rows: the comparison checks nothing", c.name)
+			if len(want) == 0 {
+				b.Errorf("%s: DuckDB answered no rows: the comparison checks nothing", c.name)
+			}
+			if d := diffRows(got, want); d != "" {
+				b.Errorf("%s (%s): Strata and DuckDB differ (%d vs %d rows):\n%s", c.name, form, len(got), len(want), d)
+			}
+			results = append(results, result{c.name, "strata (cold, " + form + ")", strataS, len(got)}, result{c.name, "duckdb (" + form + ")", duckS, len(want)})
+			tag := c.name
+			if !typed {
+				tag += "-json"
+			}
+			b.ReportMetric(strataS, tag+"-strata-s")
+			b.ReportMetric(duckS, tag+"-duckdb-s")
+			b.ReportMetric(float64(events)/strataS, tag+"-strata-events/s")
+			b.ReportMetric(float64(events)/duckS, tag+"-duckdb-events/s")
+			b.ReportMetric(strataS/duckS, tag+"-strata/duckdb")
 		}
-		if d := diffRows(got, want); d != "" {
-			b.Errorf("%s: Strata and DuckDB differ (%d vs %d rows):\n%s", c.name, len(got), len(want), d)
-		}
-		results = append(results, result{c.name, "strata (cold)", strataS, len(got)}, result{c.name, "duckdb", duckS, len(want)})
-		b.ReportMetric(strataS, c.name+"-strata-s")
-		b.ReportMetric(duckS, c.name+"-duckdb-s")
-		b.ReportMetric(float64(events)/strataS, c.name+"-strata-events/s")
-		b.ReportMetric(float64(events)/duckS, c.name+"-duckdb-events/s")
-		b.ReportMetric(strataS/duckS, c.name+"-strata/duckdb")
 	}
 
 	var buf bytes.Buffer

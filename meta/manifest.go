@@ -31,6 +31,10 @@ type SegmentRef struct {
 	MaxTimestamp int64 `json:"maxTs"`
 	Records      int64 `json:"records"`
 	Bytes        int64 `json:"bytes"` // stored bytes of this partition in the object
+	// Columns names the object of typed columns written beside a
+	// segment's object for a topic whose values are declared (a SQL
+	// stream or table; docs/format/columns.md), or is empty.
+	Columns string `json:"columns,omitempty"`
 }
 
 // Manifest is one partition's record of its tiered data: the segments

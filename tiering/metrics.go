@@ -3,21 +3,22 @@ package tiering
 import "github.com/prometheus/client_golang/prometheus"
 
 type metrics struct {
-	reg           prometheus.Registerer
-	collectors    []prometheus.Collector
-	uploads       prometheus.Counter
-	uploadBytes   prometheus.Counter
-	inputBytes    prometheus.Counter
-	uploadSeconds prometheus.Histogram
-	commits       prometheus.Counter
-	retries       prometheus.Counter
-	gcDeleted     prometheus.Counter
-	untiered      prometheus.Gauge
-	coldReads     prometheus.Counter
-	merges        prometheus.Counter
-	compactions   prometheus.Counter
-	rewriteBytes  prometheus.Counter
-	busy          prometheus.Counter
+	reg            prometheus.Registerer
+	collectors     []prometheus.Collector
+	uploads        prometheus.Counter
+	uploadBytes    prometheus.Counter
+	inputBytes     prometheus.Counter
+	uploadSeconds  prometheus.Histogram
+	commits        prometheus.Counter
+	retries        prometheus.Counter
+	gcDeleted      prometheus.Counter
+	columnFailures prometheus.Counter
+	untiered       prometheus.Gauge
+	coldReads      prometheus.Counter
+	merges         prometheus.Counter
+	compactions    prometheus.Counter
+	rewriteBytes   prometheus.Counter
+	busy           prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -45,6 +46,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		gcDeleted: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "strata_tiering_objects_collected_total", Help: "Objects no manifest names, deleted by the collector.",
 		}),
+		columnFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "strata_tiering_column_failures_total", Help: "Typed column objects not written beside a segment (an error making or uploading them); cold scans parse those values.",
+		}),
 		untiered: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "strata_tiering_untiered_bytes", Help: "Acknowledged bytes in the WAL not yet in object storage.",
 		}),
@@ -64,7 +68,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "strata_tiering_busy_seconds_total", Help: "Time the tiering loop (one goroutine) spent working: sealed bytes over this is tiering throughput per core at most.",
 		}),
 	}
-	m.collectors = []prometheus.Collector{m.busy, m.uploads, m.uploadBytes, m.inputBytes, m.uploadSeconds, m.commits, m.retries, m.gcDeleted, m.untiered, m.coldReads,
+	m.collectors = []prometheus.Collector{m.busy, m.uploads, m.uploadBytes, m.inputBytes, m.uploadSeconds, m.commits, m.retries, m.gcDeleted, m.columnFailures, m.untiered, m.coldReads,
 		m.merges, m.compactions, m.rewriteBytes}
 	if reg == nil {
 		return m, nil

@@ -171,6 +171,9 @@ func (t *Tierer) liveObjects(ctx context.Context, refs []meta.SegmentRef, live m
 	for i := range refs {
 		r := &refs[i]
 		live[r.Object] = true
+		if r.Columns != "" {
+			live[r.Columns] = true
+		}
 		if r.Level == 0 {
 			continue
 		}

@@ -258,8 +258,9 @@ func (t *Tierer) segmentBatches(ctx context.Context, id PartitionID, s *meta.Seg
 }
 
 // writeObject uploads parts as a new object and returns each
-// partition's segment in it (offsets as stored). The object stays marked
-// in flight until its manifests are committed.
+// partition's segment in it (offsets as stored), with the typed columns
+// of its topic beside it when Columns makes them. The objects stay
+// marked in flight until their manifests are committed.
 func (t *Tierer) writeObject(ctx context.Context, parts []segment.PartitionData) (map[PartitionID]*meta.SegmentRef, error) {
 	var buf bytes.Buffer
 	footer, err := segment.WriteOptions(&buf, parts, segment.Options{MaxRowGroupBytes: rowGroupBytes})
@@ -272,12 +273,13 @@ func (t *Tierer) writeObject(ctx context.Context, parts []segment.PartitionData)
 		t.setInflight(name, false)
 		return nil, err
 	}
+	cols := t.writeColumns(ctx, name, parts)
 	refs := make(map[PartitionID]*meta.SegmentRef, len(footer.Partitions))
 	for _, p := range footer.Partitions {
 		refs[PartitionID{p.TopicID, p.Partition}] = &meta.SegmentRef{
 			Object: name, FirstOffset: p.FirstOffset, LastOffset: p.LastOffset,
 			MinTimestamp: p.MinTimestamp, MaxTimestamp: p.MaxTimestamp,
-			Records: p.Records, Bytes: p.StoredBytes,
+			Records: p.Records, Bytes: p.StoredBytes, Columns: cols[p.TopicID],
 		}
 	}
 	t.m.uploadBytes.Add(float64(buf.Len()))
@@ -303,6 +305,7 @@ func (t *Tierer) commitRewrites(ctx context.Context, jobs []*rewriteJob) error {
 		for _, u := range updates {
 			for _, s := range u.Manifest.Segments {
 				t.setInflight(s.Object, false)
+				t.setInflight(s.Columns, false)
 			}
 		}
 	}()

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/strata-log/strata/meta"
@@ -36,6 +37,7 @@ type Tierer struct {
 
 	readers readerCache
 	pages   pageCache
+	columns atomic.Pointer[columnsHolder]
 
 	// inflight names uploaded objects whose commit is not settled; the
 	// collector leaves them alone.
@@ -186,12 +188,16 @@ func (t *Tierer) Round(ctx context.Context, force bool) error {
 		updates = append(updates, meta.ManifestUpdate{TopicID: c.id.Topic, Partition: c.id.Partition, Manifest: *m})
 		parts = append(parts, c.p)
 	}
-	var object string
+	var objects []string
 	for _, r := range refs {
-		object = r.Object
-		break
+		if len(objects) == 0 {
+			objects = append(objects, r.Object)
+		}
+		if r.Columns != "" && !slices.Contains(objects, r.Columns) {
+			objects = append(objects, r.Columns)
+		}
 	}
-	if err := t.commit(ctx, updates, parts, object); err != nil {
+	if err := t.commit(ctx, updates, parts, objects); err != nil {
 		return err
 	}
 	if _, err := t.src.ReleaseWAL(active); err != nil {
@@ -345,13 +351,18 @@ func (t *Tierer) setInflight(name string, on bool) {
 	}
 }
 
-// commit writes the updated manifests and tells their partitions. object
-// is this round's uploaded object (or ""): if its manifests cannot be
-// committed within half of GCGrace, the round gives up and the object is
-// left for the collector; the data is still in the WAL and goes into the
-// next round's object.
-func (t *Tierer) commit(ctx context.Context, updates []meta.ManifestUpdate, parts []Partition, object string) error {
-	defer t.setInflight(object, false)
+// commit writes the updated manifests and tells their partitions.
+// objects are this round's uploaded objects (a segment and its typed
+// columns, or none): if their manifests cannot be committed within half
+// of GCGrace, the round gives up and the objects are left for the
+// collector; the data is still in the WAL and goes into the next round's
+// object.
+func (t *Tierer) commit(ctx context.Context, updates []meta.ManifestUpdate, parts []Partition, objects []string) error {
+	defer func() {
+		for _, o := range objects {
+			t.setInflight(o, false)
+		}
+	}()
 	if len(updates) == 0 {
 		return nil
 	}

@@ -28,6 +28,12 @@ type scanFrom struct {
 	offsets  map[int32]int64
 	// partitions, if not nil, are the only partitions read (a task's).
 	partitions []int32
+	// columns, if not nil, are the fields of plan.SourceSchema the query
+	// reads (usedColumns): a scan may leave the others NULL.
+	columns []bool
+	// rawValues makes a cold scan decode the segments' values even where
+	// typed columns exist (SET 'strata.scan.typed.columns'='false').
+	rawValues bool
 }
 
 // scan reads a source's topic from where from says, decodes the records
@@ -80,6 +86,27 @@ func (e *Engine) scan(ctx context.Context, src *plan.Source, from scanFrom, boun
 	})
 	if len(assign) == 0 {
 		return fmt.Errorf("topic %s does not exist", src.Topic)
+	}
+	if e.cfg.Tiered != nil && e.cfg.Objects != nil {
+		// The tiered log first, straight from its objects; then Fetch
+		// from where it ends.
+		var limit map[int32]int64
+		if bounded {
+			limit = pending
+		}
+		topic, err := e.cfg.Meta.Topic(ctx, src.Topic)
+		if err != nil {
+			return fmt.Errorf("topic %s: %w", src.Topic, err)
+		}
+		if err := e.scanCold(ctx, src, topic.ID, from, next, limit, mem, fn, progress); err != nil {
+			return err
+		}
+		for p, at := range next {
+			assign[p] = kgo.NewOffset().At(at)
+			if end, ok := pending[p]; ok && at >= end {
+				delete(pending, p)
+			}
+		}
 	}
 	if bounded && len(pending) == 0 {
 		return nil
