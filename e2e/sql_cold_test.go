@@ -91,6 +91,10 @@ func TestSQLColdScan(t *testing.T) {
 		}
 	}
 	coldReads := serverMetric(t, srv, "strata_tiering_cold_reads_total")
+	metric := func(columns string) float64 {
+		return serverMetric(t, srv, `strata_sql_cold_rows_total{columns="`+columns+`"}`)
+	}
+	typed0, values0 := metric("typed"), metric("values")
 	for _, c := range cases {
 		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {
 			want := duckRows(t, db, c.duck)
@@ -104,6 +108,13 @@ func TestSQLColdScan(t *testing.T) {
 			t.Logf("%d rows agree", len(got))
 		})
 	}
+	// events and accounts read typed columns; authorization_attempts (the
+	// seed fraud query) decoded the values.
+	typed, values := metric("typed")-typed0, metric("values")-values0
+	if typed < cold || values < cold {
+		t.Errorf("cold scans read %v rows from typed columns and decoded %v, want at least %d of each", typed, values, cold)
+	}
+	t.Logf("cold scans: %v rows from typed columns, %v decoded", typed, values)
 	if after := serverMetric(t, srv, "strata_tiering_cold_reads_total"); after != coldReads {
 		t.Errorf("strata_tiering_cold_reads_total went from %v to %v: the scans read the tiered log through Fetch", coldReads, after)
 	}

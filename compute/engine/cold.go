@@ -303,6 +303,7 @@ func (cs *coldScan) emitTyped(c *coldCursor, u coldUnit, rec arrow.Record, fn fu
 	if lo >= hi {
 		return nil
 	}
+	cs.e.coldRows[0].Add(int64(hi - lo))
 	if lo == 0 && hi == int(out.NumRows()) {
 		return fn(out)
 	}
@@ -359,6 +360,7 @@ func (cs *coldScan) emitRaw(c *coldCursor, rec arrow.Record, fn func(arrow.Recor
 	if dec.Len() == 0 {
 		return nil
 	}
+	cs.e.coldRows[1].Add(int64(dec.Len()))
 	out := dec.Flush()
 	defer out.Release()
 	if table {

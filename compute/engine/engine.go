@@ -65,6 +65,7 @@ type Engine struct {
 	pipes        pipelines // running, for their counters
 	metrics      prometheus.Collector
 	declared     declaredSources // for the typed columns tiering writes
+	coldRows     [2]atomic.Int64 // rows cold scans read: [0] typed columns, [1] decoded values
 	footers      footerCache     // of tiered objects cold scans read
 
 	ctx    context.Context

@@ -269,8 +269,8 @@ func queryText(stmt string) string {
 // because they did not decode, and the late records of each persistent
 // query whose pipelines run here (as SHOW QUERIES shows them).
 type metrics struct {
-	e            *Engine
-	late, decode *prometheus.Desc
+	e                  *Engine
+	late, decode, cold *prometheus.Desc
 }
 
 func newMetrics(e *Engine) *metrics {
@@ -279,16 +279,21 @@ func newMetrics(e *Engine) *metrics {
 			"Records a persistent query dropped because their windows had closed (past the grace period), counted over its pipelines on this broker.", []string{"query"}, nil),
 		decode: prometheus.NewDesc("strata_sql_decode_errors_total",
 			"Records the SQL engine's scans skipped because they did not decode (every query of this broker).", nil, nil),
+		cold: prometheus.NewDesc("strata_sql_cold_rows_total",
+			"Rows the SQL engine's scans read straight from the tiered objects: from typed columns (columns=\"typed\") or by decoding the segments' values (columns=\"values\").", []string{"columns"}, nil),
 	}
 }
 
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- m.late
 	ch <- m.decode
+	ch <- m.cold
 }
 
 func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(m.decode, prometheus.CounterValue, float64(m.e.DecodeErrors()))
+	ch <- prometheus.MustNewConstMetric(m.cold, prometheus.CounterValue, float64(m.e.coldRows[0].Load()), "typed")
+	ch <- prometheus.MustNewConstMetric(m.cold, prometheus.CounterValue, float64(m.e.coldRows[1].Load()), "values")
 	late := m.e.pipes.lateRecords()
 	if len(late) == 0 {
 		return
