@@ -124,7 +124,7 @@ func (sb *sqlBench) gen() *sqlBenchGen {
 
 // sqlQueryResult is one query in one phase.
 type sqlQueryResult struct {
-	Phase        string  `json:"phase"` // hot or cold
+	Phase        string  `json:"phase"` // hot, cold or cold-json
 	Query        string  `json:"query"` // fraud or hopping
 	SQL          string  `json:"sql"`
 	Events       int64   `json:"events"`
@@ -149,10 +149,10 @@ type sqlBenchResult struct {
 	Objects             int              `json:"objects,omitempty"`  // objects the topic's manifests name
 	StoredMB            float64          `json:"storedMB,omitempty"` // their bytes of this topic
 	Queries             []sqlQueryResult `json:"queries"`
-	// HotColdAgree is set when both phases ran: whether each query gave
-	// the same rows hot and cold (sums to 1e-9 relative).
-	HotColdAgree *bool          `json:"hotColdAgree,omitempty"`
-	Settings     map[string]any `json:"settings"`
+	// PhasesAgree is set when several phases ran: whether each query
+	// gave the same rows in every phase (sums to 1e-9 relative).
+	PhasesAgree *bool          `json:"phasesAgree,omitempty"`
+	Settings    map[string]any `json:"settings"`
 }
 
 func newBenchSQLCmd() *cobra.Command {
@@ -175,7 +175,11 @@ local-directory object store or the S3 bucket given with --s3-*), then:
  3. cold: restart the broker, lower segment.ms and segment.bytes, wait until
     the manifests cover every event, and run the same queries, which now read
     only the object store, each on a freshly restarted broker (an empty read
-    cache).
+    cache). Tiering wrote the stream's typed columns beside the segments
+    (docs/format/columns.md), and the queries read them;
+ 4. cold-json: the same again, with the typed columns ignored
+    (SET 'strata.scan.typed.columns'='false'): the scans decode the JSON
+    values the segments hold.
 
 The queries, sent to POST /sql as any client would:
 
@@ -186,7 +190,7 @@ The queries, sent to POST /sql as any client would:
            WINDOW HOPPING (SIZE 10 MINUTES, ADVANCE BY 5 MINUTES) GROUP BY merchant;
 
 Each reports events/s (events scanned over the query's wall time, from the
-request to the last row) and its result rows; the hot and cold answers
+request to the last row) and its result rows; the answers of every phase
 must agree. The benchmark is single-node, and with the local-directory
 object store cold reads come from files the OS may still cache.
 
@@ -217,7 +221,7 @@ BenchmarkSQLvsDuckDB (go test ./e2e -run '^$' -bench SQLvsDuckDB -benchtime 1x -
 	f.Int32Var(&sb.partitions, "partitions", 6, "partitions of the topic")
 	f.IntVar(&sb.producers, "producers", 4, "concurrent producer clients")
 	f.Uint64Var(&sb.seed, "seed", 1, "seed of the event generator (the same seed makes the same events)")
-	f.StringSliceVar(&sb.phases, "phases", []string{"hot", "cold"}, "phases to run: hot, cold or both")
+	f.StringSliceVar(&sb.phases, "phases", slices.Clone(sqlBenchPhases), "phases to run: hot, cold, cold-json, or several")
 	f.DurationVar(&sb.queryTimeout, "query-timeout", 30*time.Minute, "longest a query may run")
 	f.StringVar(&sb.dataDir, "data-dir", "", "directory for the benchmark's etcd, WAL and objects (default: a temporary directory, removed afterwards)")
 	f.BoolVar(&sb.asJSON, "json", false, "print the result as one JSON object")
@@ -225,6 +229,9 @@ BenchmarkSQLvsDuckDB (go test ./e2e -run '^$' -bench SQLvsDuckDB -benchtime 1x -
 	f.Int64Var(&sb.server.tier.cacheMemory, "cache-memory-bytes", 256<<20, "read cache memory of the broker (cold phase)")
 	return cmd
 }
+
+// sqlBenchPhases are the phases of the benchmark, in the order they run.
+var sqlBenchPhases = []string{"hot", "cold", "cold-json"}
 
 // sqlBenchSegmentBytes is the topic's segment.bytes while it must stay in
 // the WAL: the largest the config takes.
@@ -250,13 +257,13 @@ func (sb *sqlBench) validate(cmd *cobra.Command) error {
 		return fmt.Errorf("%s %d: must not be negative", flagRef(cmd, "cache-memory-bytes"), sb.server.tier.cacheMemory)
 	}
 	if len(sb.phases) == 0 {
-		return fmt.Errorf("%s: name hot, cold or both", flagRef(cmd, "phases"))
+		return fmt.Errorf("%s: name one or more of %s", flagRef(cmd, "phases"), strings.Join(sqlBenchPhases, ", "))
 	}
 	seen := map[string]bool{}
 	for i, p := range sb.phases {
 		p = strings.ToLower(strings.TrimSpace(p))
-		if p != "hot" && p != "cold" {
-			return fmt.Errorf("%s %q: want hot, cold or both (hot,cold)", flagRef(cmd, "phases"), sb.phases[i])
+		if !slices.Contains(sqlBenchPhases, p) {
+			return fmt.Errorf("%s %q: want one or more of %s (comma-separated)", flagRef(cmd, "phases"), sb.phases[i], strings.Join(sqlBenchPhases, ", "))
 		}
 		if seen[p] {
 			return fmt.Errorf("%s: %s given twice", flagRef(cmd, "phases"), p)
@@ -341,9 +348,9 @@ func (c *sqlCollector) done() error                               { return nil }
 func (c *sqlCollector) status(*sqlStatus, []byte) error           { return nil }
 func (c *sqlCollector) serverError(*sqlServerError, []byte) error { return nil }
 
-// exec runs one statement and returns its answer.
-func (s *sqlBenchServer) exec(ctx context.Context, stmt string) (*sqlCollector, error) {
-	resp, err := s.sql.post(ctx, stmt, nil)
+// exec runs one statement with props and returns its answer.
+func (s *sqlBenchServer) exec(ctx context.Context, stmt string, props map[string]string) (*sqlCollector, error) {
+	resp, err := s.sql.post(ctx, stmt, props)
 	if err != nil {
 		return nil, err
 	}
@@ -400,7 +407,7 @@ func runSQLBench(ctx context.Context, logOut io.Writer, sb *sqlBench) (sqlBenchR
 		return res, fmt.Errorf("create topic %s: %w", sqlBenchTopic, err)
 	}
 	if _, err := srv.exec(ctx, `CREATE STREAM authorization_attempts (card_number STRING, amount DOUBLE, merchant STRING)
-		WITH (KAFKA_TOPIC='authorization_attempts', VALUE_FORMAT='JSON');`); err != nil {
+		WITH (KAFKA_TOPIC='authorization_attempts', VALUE_FORMAT='JSON');`, nil); err != nil {
 		return res, err
 	}
 	fmt.Fprintf(logOut, "producing %d events with %d producers...\n", sb.events, sb.producers)
@@ -431,7 +438,7 @@ func runSQLBench(ctx context.Context, logOut io.Writer, sb *sqlBench) (sqlBenchR
 		}
 		res.Queries = append(res.Queries, hot...)
 	}
-	if !sb.runs("cold") {
+	if !sb.runs("cold") && !sb.runs("cold-json") {
 		return res, nil
 	}
 
@@ -498,40 +505,51 @@ func runSQLBench(ctx context.Context, logOut io.Writer, sb *sqlBench) (sqlBenchR
 	}
 	res.TieringSeconds = time.Since(start).Seconds()
 
-	// 3. Each cold query on a restarted broker: an empty read cache.
-	var cold []sqlQueryResult
-	for _, q := range sqlBenchQueries {
-		srv.close()
-		if srv, err = startSQLBenchServer(ctx, coldFlags, log); err != nil {
-			return res, err
+	// 3. Each cold query on a restarted broker (an empty read cache), over
+	// the typed columns and over the JSON values.
+	for _, phase := range []string{"cold", "cold-json"} {
+		if !sb.runs(phase) {
+			continue
 		}
-		adm.Close()
-		if adm, err = newBenchAdmin(srv.addr); err != nil {
-			return res, err
+		var props map[string]string
+		if phase == "cold-json" {
+			props = map[string]string{"strata.scan.typed.columns": "false"}
 		}
-		if _, _, err := sqlBenchOffsets(ctx, adm, sb.events); err != nil {
-			return res, err
-		}
-		fmt.Fprintf(logOut, "cold %s query (the object store, empty read cache)...\n", q.name)
-		r, err := runSQLBenchQuery(ctx, srv, "cold", q.name, q.sql, sb)
-		if err != nil {
-			return res, err
-		}
-		cold = append(cold, r)
-	}
-	res.Queries = append(res.Queries, cold...)
-	if hot != nil {
-		agree := true
-		for i := range hot {
-			if d := diffSQLAnswers(hot[i], cold[i]); d != "" {
-				agree = false
-				fmt.Fprintf(logOut, "%s: the hot and cold answers differ: %s\n", hot[i].Query, d)
+		for _, q := range sqlBenchQueries {
+			srv.close()
+			if srv, err = startSQLBenchServer(ctx, coldFlags, log); err != nil {
+				return res, err
 			}
+			adm.Close()
+			if adm, err = newBenchAdmin(srv.addr); err != nil {
+				return res, err
+			}
+			if _, _, err := sqlBenchOffsets(ctx, adm, sb.events); err != nil {
+				return res, err
+			}
+			fmt.Fprintf(logOut, "%s %s query (the object store, empty read cache)...\n", phase, q.name)
+			r, err := runSQLBenchQuery(ctx, srv, phase, q.name, q.sql, props, sb)
+			if err != nil {
+				return res, err
+			}
+			res.Queries = append(res.Queries, r)
 		}
-		res.HotColdAgree = &agree
-		if !agree {
-			return res, errors.New("the hot and cold answers differ")
+	}
+	// Every phase must give the first's answers.
+	if len(res.Queries) == len(sqlBenchQueries) {
+		return res, nil
+	}
+	agree := true
+	for _, r := range res.Queries[len(sqlBenchQueries):] {
+		first := res.Queries[slices.IndexFunc(res.Queries, func(f sqlQueryResult) bool { return f.Query == r.Query })]
+		if d := diffSQLAnswers(first, r); d != "" {
+			agree = false
+			fmt.Fprintf(logOut, "%s: the %s and %s answers differ: %s\n", r.Query, first.Phase, r.Phase, d)
 		}
+	}
+	res.PhasesAgree = &agree
+	if !agree {
+		return res, errors.New("the phases' answers differ")
 	}
 	return res, nil
 }
@@ -649,7 +667,7 @@ func produceSQLBenchEvents(ctx context.Context, addr string, g *sqlBenchGen, pro
 func runSQLBenchQueries(ctx context.Context, srv *sqlBenchServer, phase string, sb *sqlBench) ([]sqlQueryResult, error) {
 	var out []sqlQueryResult
 	for _, q := range sqlBenchQueries {
-		r, err := runSQLBenchQuery(ctx, srv, phase, q.name, q.sql, sb)
+		r, err := runSQLBenchQuery(ctx, srv, phase, q.name, q.sql, nil, sb)
 		if err != nil {
 			return out, err
 		}
@@ -658,13 +676,13 @@ func runSQLBenchQueries(ctx context.Context, srv *sqlBenchServer, phase string, 
 	return out, nil
 }
 
-// runSQLBenchQuery runs a query and measures it.
-func runSQLBenchQuery(ctx context.Context, srv *sqlBenchServer, phase, name, stmt string, sb *sqlBench) (sqlQueryResult, error) {
+// runSQLBenchQuery runs a query with props and measures it.
+func runSQLBenchQuery(ctx context.Context, srv *sqlBenchServer, phase, name, stmt string, props map[string]string, sb *sqlBench) (sqlQueryResult, error) {
 	gets, misses := srv.metric("strata_bucket_operations_total", "operation", "get_range"), srv.metric("strata_cache_misses_total")
 	qctx, cancel := context.WithTimeout(ctx, sb.queryTimeout)
 	defer cancel()
 	start := time.Now()
-	c, err := srv.exec(qctx, stmt)
+	c, err := srv.exec(qctx, stmt, props)
 	took := time.Since(start)
 	if err != nil {
 		if qctx.Err() != nil && ctx.Err() == nil {
@@ -747,11 +765,11 @@ func writeSQLBench(w io.Writer, r sqlBenchResult, asJSON bool) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if r.HotColdAgree != nil {
-		if *r.HotColdAgree {
-			fmt.Fprintln(w, "\nthe hot and cold answers agree")
+	if r.PhasesAgree != nil {
+		if *r.PhasesAgree {
+			fmt.Fprintln(w, "\nthe phases' answers agree")
 		} else {
-			fmt.Fprintln(w, "\nthe hot and cold answers DIFFER")
+			fmt.Fprintln(w, "\nthe phases' answers DIFFER")
 		}
 	}
 	return nil
