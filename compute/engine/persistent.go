@@ -459,6 +459,9 @@ func (e *Engine) planPersistent(ctx context.Context, obj meta.SQLObject) (*query
 	if err != nil {
 		return nil, err
 	}
+	// A session merge's retractions become tombstones of the replaced
+	// sessions' keys in the sink.
+	q = q.WithRetractions()
 	sink, ok := cat[obj.Props[propSink]]
 	if !ok {
 		return nil, fmt.Errorf("query %s: its sink %s is gone", obj.Name, obj.Props[propSink])
@@ -663,7 +666,7 @@ func (e *Engine) runTaskOnce(ctx context.Context, p *persistent, t *taskRun, qp 
 	if err != nil || (parts != nil && len(parts) == 0) {
 		return idle(ctx, t, err)
 	}
-	from := scanFrom{earliest: qp.fromStart, offsets: c.ck.Offsets, partitions: parts}
+	from := scanFrom{earliest: qp.fromStart, offsets: c.ck.Offsets, partitions: parts, columns: usedColumns(q)}
 	// Every batch read before the positions a progress callback gets went
 	// through the pipeline, and Sink.Write returned for every row emitted.
 	if q.Join != nil {
@@ -693,7 +696,7 @@ func (e *Engine) runRepartition(ctx context.Context, t *taskRun, qp *queryPlan, 
 	if err != nil || len(parts) == 0 {
 		return idle(ctx, t, err)
 	}
-	from := scanFrom{earliest: qp.fromStart, offsets: c.ck.Offsets, partitions: parts}
+	from := scanFrom{earliest: qp.fromStart, offsets: c.ck.Offsets, partitions: parts, columns: usedColumns(q)}
 	return e.scan(ctx, q.Source, from, false, e.mem, func(rec arrow.Record) error { return pipe.head(ctx, rec) },
 		func(pos map[int32]int64) error { return c.progress(ctx, pos, nil) })
 }
