@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -42,6 +41,32 @@ func taskOwners(t *testing.T, st *meta.Store, query string) map[int]int32 {
 	out := map[int]int32{}
 	for _, task := range tasks {
 		out[task.Task] = task.Owner
+	}
+	return out
+}
+
+// ownersColumn is SHOW QUERIES' Owner of a query whose tasks have these
+// owners: each broker with its count of tasks, in order ("0 (2 tasks),
+// 1 (4 tasks)").
+func ownersColumn(owners map[int]int32) string {
+	n := map[int32]int{}
+	for _, o := range owners {
+		n[o]++
+	}
+	var parts []string
+	for _, b := range slices.Sorted(maps.Keys(n)) {
+		parts = append(parts, fmt.Sprintf("%d (%d tasks)", b, n[b]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// ownerBrokers returns the brokers SHOW QUERIES' Owner column names ("2",
+// or "0 (2 tasks), 1 (4 tasks)").
+func ownerBrokers(owner any) []string {
+	var out []string
+	for _, part := range strings.Split(fmt.Sprint(owner), ", ") {
+		b, _, _ := strings.Cut(part, " (")
+		out = append(out, b)
 	}
 	return out
 }
@@ -90,6 +115,34 @@ func TestSQLQuerySpread(t *testing.T) {
 	repTopic := "_strata-query-" + aggID + "-repartition"
 	if _, end := offsets(t, admin(t, c.brokers()[1]), repTopic); len(end) != 6 {
 		t.Fatalf("repartition topic %s has %d partitions, want 6", repTopic, len(end))
+	}
+
+	// SHOW QUERIES names the owners of every task of each query (more
+	// than one broker), EXPLAIN lists the tasks, and SHOW TOPICS hides
+	// the repartition topic.
+	rows := sqlRows(sqlMustSucceed(t, base, "SHOW QUERIES;", nil))
+	if len(rows) != 2 || rows[0][0] != filterID || rows[1][0] != aggID ||
+		rows[0][2] != ownersColumn(filterTasks) || rows[1][2] != ownersColumn(aggTasks) ||
+		len(ownerBrokers(rows[0][2])) < 2 || len(ownerBrokers(rows[1][2])) < 2 {
+		t.Fatalf("SHOW QUERIES: %v; want %s owned by %q and %s by %q", rows, filterID, ownersColumn(filterTasks), aggID, ownersColumn(aggTasks))
+	}
+	if status := fmt.Sprint(rows[1][1]); !strings.HasPrefix(status, "RUNNING on brokers ") {
+		t.Errorf("SHOW QUERIES status of %s: %q, want RUNNING on brokers …", aggID, status)
+	}
+	var taskLines []string
+	for _, r := range sqlRows(sqlMustSucceed(t, base, "EXPLAIN "+aggID+";", nil)) {
+		if l := fmt.Sprint(r[0]); strings.HasPrefix(l, "Task ") {
+			taskLines = append(taskLines, l)
+		}
+	}
+	if len(taskLines) != 12 || !strings.HasPrefix(taskLines[0], "Task 0: repartition, partitions [0], on broker ") ||
+		!strings.HasPrefix(taskLines[11], "Task 11: aggregate, partitions [5], on broker ") {
+		t.Fatalf("EXPLAIN %s's tasks: %q; want 12 lines, 6 repartition and 6 aggregate tasks", aggID, taskLines)
+	}
+	topics := sqlRows(sqlMustSucceed(t, base, "SHOW TOPICS;", nil))
+	if !slices.ContainsFunc(topics, func(r []any) bool { return r[0] == "orders" }) ||
+		slices.ContainsFunc(topics, func(r []any) bool { return strings.HasPrefix(fmt.Sprint(r[0]), "_strata-query-") }) {
+		t.Fatalf("SHOW TOPICS: %v; want orders and not the internal %s", topics, repTopic)
 	}
 
 	seeds := kgo.SeedBrokers(c.brokers()...)
@@ -231,13 +284,13 @@ func TestSQLQuerySpread(t *testing.T) {
 	order(600)
 	read(90 * time.Second)
 
-	// SHOW QUERIES lists both, each with the owner of its task 0;
-	// TERMINATE removes all.
+	// SHOW QUERIES lists both, with the owners of their tasks as placed
+	// first; TERMINATE removes all.
 	live := c.members[(victim+1)%3].srv.HTTP
-	rows := sqlRows(sqlMustSucceed(t, live, "SHOW QUERIES;", nil))
+	rows = sqlRows(sqlMustSucceed(t, live, "SHOW QUERIES;", nil))
 	if len(rows) != 2 || rows[0][0] != filterID || rows[1][0] != aggID ||
-		rows[0][2] != strconv.Itoa(int(filterTasks[0])) || rows[1][2] != strconv.Itoa(int(aggTasks[0])) {
-		t.Fatalf("SHOW QUERIES: %v; want %s on broker %d and %s on broker %d", rows, filterID, filterTasks[0], aggID, aggTasks[0])
+		rows[0][2] != ownersColumn(filterTasks) || rows[1][2] != ownersColumn(aggTasks) {
+		t.Fatalf("SHOW QUERIES: %v; want %s owned by %q and %s by %q", rows, filterID, ownersColumn(filterTasks), aggID, ownersColumn(aggTasks))
 	}
 	sqlMustSucceed(t, live, "TERMINATE ALL;", nil)
 	for _, id := range []string{filterID, aggID} {

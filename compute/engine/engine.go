@@ -108,16 +108,17 @@ func newEngine(cfg Config) *Engine {
 	return e
 }
 
-// Start resumes the persistent queries this broker owns.
+// Start resumes the tasks of persistent queries this broker owns, and
+// takes over those whose owner left (as its reconciles do every 2 s
+// after): every query, since a broker may own tasks of a query whose task
+// 0, which the definition's owner property names, runs elsewhere. resume
+// starts no task another live broker owns.
 func (e *Engine) Start(ctx context.Context) error {
 	qs, err := e.cfg.Meta.SQLObjects(ctx, kindQuery)
 	if err != nil {
 		return fmt.Errorf("engine: list queries: %w", err)
 	}
 	for _, q := range qs {
-		if q.Props[propOwner] != fmt.Sprint(e.cfg.NodeID) {
-			continue
-		}
 		if err := e.resume(ctx, q); err != nil {
 			e.log.Error("resume query", "query", q.Name, "err", err)
 		}

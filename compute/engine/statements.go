@@ -209,24 +209,27 @@ func (e *Engine) show(ctx context.Context, st *sql.Show, props map[string]string
 		if err != nil {
 			return err
 		}
+		// Owner: the brokers running the query's tasks, with each one's
+		// count when the query has several ("0 (4 tasks), 1 (4 tasks)").
 		// Late records: dropped by the query's pipelines running on this
 		// broker because their windows had closed (NULL: none runs here).
 		cols = []Column{{"Query ID", "STRING"}, {"Status", "STRING"}, {"Owner", "STRING"}, {"Query String", "STRING"}, {"Late Records", "BIGINT"}}
 		late := e.pipes.lateRecords()
 		for _, q := range qs {
-			status := "RUNNING on broker " + q.Props[propOwner]
-			if q.Props[propOwner] == fmt.Sprint(e.cfg.NodeID) {
-				e.mu.Lock()
-				if p := e.running[q.Name]; p != nil && p.err() != nil {
-					status = "ERROR: " + p.err().Error()
-				}
-				e.mu.Unlock()
+			tasks, _ := e.queryTasks(ctx, q.Name)
+			owner, status := queryOwners(q, tasks)
+			e.mu.Lock()
+			if p := e.running[q.Name]; p != nil && p.err() != nil {
+				// A task of the query running here failed (it restarts
+				// from its checkpoint).
+				status = "ERROR: " + p.err().Error()
 			}
+			e.mu.Unlock()
 			var n any
 			if v, ok := late[queryText(q.Statement)]; ok {
 				n = v
 			}
-			rows = append(rows, []any{q.Name, status, q.Props[propOwner], q.Statement, n})
+			rows = append(rows, []any{q.Name, status, owner, q.Statement, n})
 		}
 	case sql.ShowProperties:
 		cols = []Column{{"Property", "STRING"}, {"Value", "STRING"}}
@@ -240,6 +243,9 @@ func (e *Engine) show(ctx context.Context, st *sql.Show, props map[string]string
 		}
 		cols = []Column{{"Kafka Topic", "STRING"}, {"Partitions", "INTEGER"}}
 		for _, t := range topics {
+			if internalTopic(t.Name) {
+				continue
+			}
 			rows = append(rows, []any{t.Name, t.Partitions})
 		}
 	default:
@@ -247,6 +253,59 @@ func (e *Engine) show(ctx context.Context, st *sql.Show, props map[string]string
 	}
 	sort.Slice(rows, func(i, j int) bool { return fmt.Sprint(rows[i][0]) < fmt.Sprint(rows[j][0]) })
 	return table(res, st.String(), cols, rows)
+}
+
+// internalTopic reports whether SHOW TOPICS hides a topic: the internal
+// topics of persistent queries (_strata-query-<id>-repartition, which
+// repartitioned aggregations write and read), as ksqlDB's SHOW TOPICS
+// hides its own.
+func internalTopic(name string) bool {
+	return strings.HasPrefix(name, "_strata-query-")
+}
+
+// queryOwners renders, for SHOW QUERIES, the owners of a persistent
+// query's tasks (taskOwners: "2" for a query of one task, "0 (4 tasks),
+// 1 (4 tasks)" for several) and its status ("RUNNING on broker 2",
+// "RUNNING on brokers 0, 1"). Without its tasks (the query was just
+// terminated, or etcd did not answer) it shows the owner its definition
+// names, which is task 0's.
+func queryOwners(q meta.SQLObject, tasks []queryTask) (owner, status string) {
+	if len(tasks) == 0 {
+		if o := q.Props[propOwner]; o != "" {
+			return o, "RUNNING on broker " + o
+		}
+		return "unowned", "PENDING: no broker runs it yet"
+	}
+	var ids []int32
+	unowned := 0
+	for _, t := range tasks {
+		if t.Owner < 0 {
+			unowned++
+		} else if !slices.Contains(ids, t.Owner) {
+			ids = append(ids, t.Owner)
+		}
+	}
+	slices.Sort(ids)
+	brokers := make([]string, len(ids))
+	for i, b := range ids {
+		brokers[i] = fmt.Sprint(b)
+	}
+	owner = taskOwners(tasks)
+	if len(tasks) == 1 && unowned == 1 {
+		owner = "unowned"
+	}
+	switch {
+	case len(brokers) == 0:
+		status = "PENDING: no broker runs it yet"
+	case len(brokers) == 1:
+		status = "RUNNING on broker " + brokers[0]
+	default:
+		status = "RUNNING on brokers " + strings.Join(brokers, ", ")
+	}
+	if unowned > 0 && len(brokers) > 0 {
+		status += fmt.Sprintf("; %d of %d tasks wait for a broker", unowned, len(tasks))
+	}
+	return owner, status
 }
 
 // queryText returns the text of a persistent query's SELECT, which is the
@@ -387,9 +446,11 @@ func (e *Engine) drop(ctx context.Context, st *sql.Drop, res Result) error {
 	return res.Status(Status{Statement: st.String(), Message: msg})
 }
 
-// explain shows a query's plan.
+// explain shows a query's plan; for a persistent query's id, then its
+// tasks, a line each ("Task 3: aggregate, partitions [0], on broker 2").
 func (e *Engine) explain(ctx context.Context, st *sql.Explain, res Result) error {
 	var q *sql.Query
+	var tasks []queryTask
 	switch s := st.Statement.(type) {
 	case *sql.Query:
 		q = s
@@ -418,6 +479,7 @@ func (e *Engine) explain(ctx context.Context, st *sql.Explain, res Result) error
 		default:
 			return fmt.Errorf("query %s: unexpected statement %s", st.QueryID, qs[i].Statement)
 		}
+		tasks, _ = e.queryTasks(ctx, qs[i].Name)
 	}
 	cat, err := e.catalog(ctx)
 	if err != nil {
@@ -428,7 +490,7 @@ func (e *Engine) explain(ctx context.Context, st *sql.Explain, res Result) error
 		return err
 	}
 	var rows [][]any
-	for _, l := range describePlan(p) {
+	for _, l := range append(describePlan(p), taskLines(tasks)...) {
 		rows = append(rows, []any{l})
 	}
 	return table(res, st.String(), []Column{{"Plan", "STRING"}}, rows)
