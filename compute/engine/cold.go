@@ -56,7 +56,12 @@ const controlBit = 1 << 5
 // next at the end of each partition's tiered log, where Fetch takes over.
 func (e *Engine) scanCold(ctx context.Context, src *plan.Source, topic [16]byte, from scanFrom, next, limit map[int32]int64, mem memory.Allocator,
 	fn func(arrow.Record) error, progress func(map[int32]int64) error) error {
-	cs := &coldScan{e: e, src: src, out: plan.SourceSchema(src), used: from.columns, raw: from.rawValues, mem: mem, topic: topic, typed: map[string][]int{}}
+	cs := &coldScan{e: e, src: src, out: plan.SourceSchema(src), used: from.columns, raw: from.rawValues, times: from.times, mem: mem, topic: topic, typed: map[string][]int{}}
+	defer func() {
+		if cs.dec != nil {
+			cs.dec.Release()
+		}
+	}()
 	var h cursorHeap
 	for p, from := range next {
 		lim := int64(math.MaxInt64)
@@ -116,9 +121,11 @@ func (e *Engine) scanCold(ctx context.Context, src *plan.Source, topic [16]byte,
 type coldScan struct {
 	e     *Engine
 	src   *plan.Source
-	out   *arrow.Schema // plan.SourceSchema(src)
-	used  []bool        // of out's fields, those the query reads (nil: all)
-	raw   bool          // decode the segments' values, typed columns or not
+	out   *arrow.Schema   // plan.SourceSchema(src)
+	used  []bool          // of out's fields, those the query reads (nil: all)
+	raw   bool            // decode the segments' values, typed columns or not
+	times timeRange       // the ROWTIMEs the query keeps
+	dec   *schema.Decoder // of the segments' values, made on first use
 	mem   memory.Allocator
 	topic [16]byte
 	// typed maps a typed-columns object to the index in it of each of
@@ -154,6 +161,9 @@ func (cs *coldScan) fill(ctx context.Context, c *coldCursor) (bool, error) {
 		if s.FirstOffset >= c.limit {
 			c.segs = nil
 			break
+		}
+		if cs.times.excludes(s.MinTimestamp, s.MaxTimestamp) {
+			continue
 		}
 		units, err := cs.units(ctx, c, &s)
 		if err != nil {
@@ -195,7 +205,8 @@ func (cs *coldScan) units(ctx context.Context, c *coldCursor, s *meta.SegmentRef
 		if err != nil {
 			return nil, fmt.Errorf("object %s row group %d: %w", object, rg, err)
 		}
-		if st.partition != c.partition || (!typed && st.topic != cs.topic) || st.last < c.from || st.first >= c.limit {
+		if st.partition != c.partition || (!typed && st.topic != cs.topic) || st.last < c.from || st.first >= c.limit ||
+			cs.times.excludes(st.minTs, st.maxTs) {
 			continue
 		}
 		out = append(out, coldUnit{object: object, typed: typed, rowGroup: rg, minTs: st.minTs, first: st.first, last: st.last})
@@ -329,11 +340,13 @@ func (cs *coldScan) emitRaw(c *coldCursor, rec arrow.Record, fn func(arrow.Recor
 	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 {
 		return fmt.Errorf("segment columns of unexpected types (%s)", rec.Schema())
 	}
-	dec, err := schema.NewDecoder(cs.src.Schema, cs.src.KeyFormat, cs.src.ValueFormat, cs.mem)
-	if err != nil {
-		return err
+	if cs.dec == nil {
+		var err error
+		if cs.dec, err = schema.NewDecoder(cs.src.Schema, cs.src.KeyFormat, cs.src.ValueFormat, cs.mem); err != nil {
+			return err
+		}
 	}
-	defer dec.Release()
+	dec := cs.dec
 	table := cs.src.Kind == sql.Table
 	var deleted []bool
 	for i := 0; i < int(rec.NumRows()); i++ {
@@ -410,10 +423,10 @@ type statCols struct {
 
 // rowGroupStats is what a row group's statistics say.
 type rowGroupStats struct {
-	topic       [16]byte
-	partition   int32
-	first, last int64
-	minTs       int64
+	topic        [16]byte
+	partition    int32
+	first, last  int64
+	minTs, maxTs int64
 }
 
 func (sc *statCols) stats(rg *metadata.RowGroupMetaData) (rowGroupStats, error) {
@@ -455,7 +468,7 @@ func (sc *statCols) stats(rg *metadata.RowGroupMetaData) (rowGroupStats, error) 
 	for _, x := range []struct {
 		col      int
 		min, max *int64
-	}{{sc.offset, &st.first, &st.last}, {sc.timestamp, &st.minTs, nil}} {
+	}{{sc.offset, &st.first, &st.last}, {sc.timestamp, &st.minTs, &st.maxTs}} {
 		s, err := get(x.col)
 		if err != nil {
 			return st, err
@@ -464,10 +477,7 @@ func (sc *statCols) stats(rg *metadata.RowGroupMetaData) (rowGroupStats, error) 
 		if !ok {
 			return st, fmt.Errorf("column %d statistics of type %T", x.col, s)
 		}
-		*x.min = is.Min()
-		if x.max != nil {
-			*x.max = is.Max()
-		}
+		*x.min, *x.max = is.Min(), is.Max()
 	}
 	return st, nil
 }
@@ -634,4 +644,24 @@ func usedColumns(q *plan.Query) []bool {
 		used[len(used)-1] = true // exec.Deleted
 	}
 	return used
+}
+
+// timeRange bounds ROWTIME: [lo, hi] when on, else everything.
+type timeRange struct {
+	on     bool
+	lo, hi int64
+}
+
+// excludes reports whether rows whose ROWTIMEs lie in [min, max] are all
+// outside the range.
+func (r timeRange) excludes(min, max int64) bool { return r.on && (max < r.lo || min > r.hi) }
+
+// rowTimeRange returns the ROWTIMEs the WHERE of a query over a stream
+// keeps (a table's WHERE turns rows into deletions, which must be read).
+func rowTimeRange(q *plan.Query) timeRange {
+	if q.Join != nil || q.Where == nil || q.Source.Kind != sql.Stream {
+		return timeRange{}
+	}
+	lo, hi := expr.Range(q.Where, schema.RowTimeIndex)
+	return timeRange{on: lo != math.MinInt64 || hi != math.MaxInt64, lo: lo, hi: hi}
 }

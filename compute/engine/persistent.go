@@ -666,7 +666,7 @@ func (e *Engine) runTaskOnce(ctx context.Context, p *persistent, t *taskRun, qp 
 	if err != nil || (parts != nil && len(parts) == 0) {
 		return idle(ctx, t, err)
 	}
-	from := scanFrom{earliest: qp.fromStart, offsets: c.ck.Offsets, partitions: parts, columns: usedColumns(q)}
+	from := scanFrom{earliest: qp.fromStart, offsets: c.ck.Offsets, partitions: parts, columns: usedColumns(q), times: rowTimeRange(q)}
 	// Every batch read before the positions a progress callback gets went
 	// through the pipeline, and Sink.Write returned for every row emitted.
 	if q.Join != nil {
@@ -696,7 +696,7 @@ func (e *Engine) runRepartition(ctx context.Context, t *taskRun, qp *queryPlan, 
 	if err != nil || len(parts) == 0 {
 		return idle(ctx, t, err)
 	}
-	from := scanFrom{earliest: qp.fromStart, offsets: c.ck.Offsets, partitions: parts, columns: usedColumns(q)}
+	from := scanFrom{earliest: qp.fromStart, offsets: c.ck.Offsets, partitions: parts, columns: usedColumns(q), times: rowTimeRange(q)}
 	return e.scan(ctx, q.Source, from, false, e.mem, func(rec arrow.Record) error { return pipe.head(ctx, rec) },
 		func(pos map[int32]int64) error { return c.progress(ctx, pos, nil) })
 }

@@ -31,7 +31,7 @@ func (e *Engine) run(ctx context.Context, q *plan.Query, from scanFrom, bounded 
 	if q.Join != nil {
 		return e.runJoin(ctx, q, p, from, scanFrom{earliest: true}, bounded, nil)
 	}
-	from.columns = usedColumns(q)
+	from.columns, from.times = usedColumns(q), rowTimeRange(q)
 	if err := e.scan(ctx, q.Source, from, bounded, e.mem, func(rec arrow.Record) error { return p.head(ctx, rec) }, nil); err != nil {
 		return err
 	}

@@ -34,6 +34,9 @@ type scanFrom struct {
 	// rawValues makes a cold scan decode the segments' values even where
 	// typed columns exist (SET 'strata.scan.typed.columns'='false').
 	rawValues bool
+	// times, if on, bounds the ROWTIME of the rows the query keeps
+	// (rowTimeRange): a cold scan skips the row groups outside.
+	times timeRange
 }
 
 // scan reads a source's topic from where from says, decodes the records
