@@ -50,7 +50,7 @@ type Tiered interface {
 const controlBit = 1 << 5
 
 // scanCold reads the tiered records of src's partitions (of topic id
-// topic; from's columns and rawValues apply) from next[p] on,
+// topic; from's columns, rawValues and times apply) from next[p] on,
 // below limit[p] for the partitions limit names, passing batches to fn
 // and, after each, the advanced next to progress (if not nil). It leaves
 // next at the end of each partition's tiered log, where Fetch takes over.
@@ -63,20 +63,20 @@ func (e *Engine) scanCold(ctx context.Context, src *plan.Source, topic [16]byte,
 		}
 	}()
 	var h cursorHeap
-	for p, from := range next {
+	for p, at := range next {
 		lim := int64(math.MaxInt64)
 		if l, ok := limit[p]; ok {
 			lim = l
 		}
-		if from >= lim {
+		if at >= lim {
 			continue
 		}
-		segs, m, err := e.cfg.Tiered.Segments(ctx, topic, p, from)
+		segs, m, err := e.cfg.Tiered.Segments(ctx, topic, p, at)
 		if err != nil {
 			return fmt.Errorf("topic %s partition %d: %w", src.Topic, p, err)
 		}
-		c := &coldCursor{partition: p, from: from, limit: min(m.EndOffset(), lim), segs: segs}
-		if c.limit <= from {
+		c := &coldCursor{partition: p, from: at, limit: min(m.EndOffset(), lim), segs: segs}
+		if c.limit <= at {
 			continue
 		}
 		ok, err := cs.fill(ctx, c)
@@ -233,7 +233,7 @@ func (cs *coldScan) typedFields(ctx context.Context, object string) ([]int, erro
 				continue
 			}
 			j := f.schema.FieldIndices(want.Name)
-			if len(j) != 1 || !sameType(f.schema.Field(j[0]).Type, want.Type) {
+			if len(j) != 1 || !arrow.TypeEqual(f.schema.Field(j[0]).Type, want.Type) {
 				idx = nil
 				break
 			}

@@ -14,7 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/apache/arrow/go/v17/parquet"
 	"github.com/apache/arrow/go/v17/parquet/compress"
@@ -184,6 +183,3 @@ func (d *declaredSources) lookup(ctx context.Context, e *Engine, topic [16]byte)
 	}
 	return d.byTopic[name], nil
 }
-
-// sameType reports whether a typed column can stand for a source column.
-func sameType(a, b arrow.DataType) bool { return arrow.TypeEqual(a, b) }
