@@ -734,7 +734,38 @@ func TestSQLSessionRetractions(t *testing.T) {
 			t.Fatalf("push query row %s, want %s", got, want)
 		}
 	}
+	// A persistent query writes the merged-away sessions' tombstones.
+	sqlMustSucceed(t, srv.HTTP, `CREATE TABLE tap_sessions AS SELECT k, COUNT(*) AS n FROM taps WINDOW SESSION (20 SECONDS) GROUP BY k EMIT CHANGES;`,
+		map[string]string{"auto.offset.reset": "earliest"})
+	sink := func() (tombstones int, values []string) {
+		recs, _ := consumeAll(t, srv.Kafka, "tap_sessions")
+		for _, r := range recs[0] {
+			if r.Value == nil {
+				tombstones++
+			} else {
+				values = append(values, string(r.Value))
+			}
+		}
+		return tombstones, values
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if _, values := sink(); len(values) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("tap_sessions did not get the two sessions")
+		}
+	}
 	produceAcked(t, prod, []*kgo.Record{tap(15 * time.Second)})
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		tombstones, values := sink()
+		if tombstones == 2 && len(values) == 3 && values[2] == `{"N":3}` {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tap_sessions after the merge: %d tombstones, values %q; want 2 tombstones, then {\"N\":3}", tombstones, values)
+		}
+	}
 	got := map[string]bool{}
 	for range 3 {
 		got[render(nextRow(t, push, 30*time.Second))] = true
