@@ -227,6 +227,7 @@ BenchmarkSQLvsDuckDB (go test ./e2e -run '^$' -bench SQLvsDuckDB -benchtime 1x -
 	f.BoolVar(&sb.asJSON, "json", false, "print the result as one JSON object")
 	sb.server.objects.register(cmd, true)
 	f.Int64Var(&sb.server.tier.cacheMemory, "cache-memory-bytes", 256<<20, "read cache memory of the broker (cold phase)")
+	f.BoolVar(&sb.server.tier.typedColumns, "tier-typed-columns", true, "write typed columns beside the segments (false: the cold phase decodes the JSON values too, and tiering does not decode them)")
 	return cmd
 }
 
@@ -291,7 +292,7 @@ func (sb *sqlBench) serverFlags(dir string, hot bool) (*serverFlags, error) {
 	f.id, f.dataDir, f.kafkaAddr, f.httpAddr = 0, dir, "127.0.0.1:0", ""
 	f.logLevel = "warn"
 	f.objects = sb.server.objects
-	f.tier.cacheMemory = sb.server.tier.cacheMemory
+	f.tier.cacheMemory, f.tier.typedColumns = sb.server.tier.cacheMemory, sb.server.tier.typedColumns
 	if hot {
 		f.tier.objectBytes = 1 << 50
 	}

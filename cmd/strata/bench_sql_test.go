@@ -167,7 +167,7 @@ func TestBenchSQL(t *testing.T) {
 	// The rows themselves, cold: the same generator, run directly.
 	sb := &sqlBench{events: 2000, cards: 50, merchants: 5, span: time.Hour, partitions: 2, producers: 3, seed: 7,
 		phases: []string{"cold"}, queryTimeout: time.Minute, dataDir: t.TempDir()}
-	sb.server.tier.cacheMemory = 16 << 20
+	sb.server.tier.cacheMemory, sb.server.tier.typedColumns = 16<<20, true
 	res, err = runSQLBench(context.Background(), io.Discard, sb)
 	if err != nil {
 		t.Fatal(err)

@@ -260,7 +260,9 @@ func startServer(ctx context.Context, f *serverFlags, log *slog.Logger, store *m
 	}
 	s.closers = append(s.closers, s.sql.Close)
 	// Segments of topics a stream or table declares carry typed columns.
-	s.tierer.SetColumns(s.sql)
+	if f.tier.typedColumns {
+		s.tierer.SetColumns(s.sql)
+	}
 	if err := s.sql.Start(ctx); err != nil {
 		return nil, err
 	}

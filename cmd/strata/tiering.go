@@ -33,6 +33,7 @@ type tierFlags struct {
 	cacheDir       string
 	cacheBlock     int64
 	cacheReadAhead int
+	typedColumns   bool
 }
 
 func (f *tierFlags) register(cmd *cobra.Command) {
@@ -49,6 +50,7 @@ func (f *tierFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&f.cacheDir, "cache-dir", "", "directory of the disk cache (default DATA-DIR/cache; wiped at start)")
 	fs.Int64Var(&f.cacheBlock, "cache-block-bytes", 1<<20, "unit of caching: objects are read and cached in aligned blocks of this size")
 	fs.IntVar(&f.cacheReadAhead, "cache-read-ahead", 4, "blocks fetched ahead of a sequential cold reader; -1 disables read-ahead")
+	fs.BoolVar(&f.typedColumns, "tier-typed-columns", true, "write beside each segment the typed columns of the topics a SQL stream or table declares (docs/format/columns.md), so that SQL scans of the cold tier read columns instead of parsing values; costs a decode of those values when tiering")
 }
 
 func (f *tierFlags) validate(cmd *cobra.Command) error {

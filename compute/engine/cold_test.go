@@ -32,7 +32,7 @@ func (f fakeTiered) Segments(_ context.Context, _ [16]byte, p int32, from int64)
 	return []meta.SegmentRef{s}, meta.Manifest{End: s.LastOffset + 1}, nil
 }
 
-func testSource(t *testing.T, stmt string) *plan.Source {
+func testSource(t testing.TB, stmt string) *plan.Source {
 	t.Helper()
 	st, err := sql.ParseStatement(stmt)
 	if err != nil {
@@ -198,4 +198,39 @@ func TestColdScan(t *testing.T) {
 			}
 		})
 	}
+}
+
+// BenchmarkWriteColumns measures the typed columns tiering writes for a
+// declared stream: JSON values of the seed's authorization attempts,
+// decoded and written as Parquet, per record.
+func BenchmarkWriteColumns(b *testing.B) {
+	src := testSource(b, "CREATE STREAM a (card_number STRING, amount DOUBLE, merchant STRING) WITH (KAFKA_TOPIC='a', VALUE_FORMAT='JSON');")
+	const perBatch, batches = 1000, 100
+	var parts []segment.PartitionData
+	for p := int32(0); p < 2; p++ {
+		var raw [][]byte
+		for bi := 0; bi < batches/2; bi++ {
+			recs := make([]kmsg.Record, perBatch)
+			for i := range recs {
+				n := bi*perBatch + i
+				recs[i] = kmsg.Record{OffsetDelta: int32(i), TimestampDelta64: int64(i),
+					Value: []byte(fmt.Sprintf(`{"card_number":"%d","amount":%d.%02d,"merchant":"merchant-%d"}`, 4000000000000000+n%100000, n%1000, n%100, n%100))}
+			}
+			h := batch.Header{BaseOffset: int64(bi * perBatch), LastOffsetDelta: perBatch - 1, FirstTimestamp: 1767225600000, MaxTimestamp: 1767225600000 + perBatch, ProducerID: -1, BaseSequence: -1}
+			data, err := batch.Build(h, recs)
+			if err != nil {
+				b.Fatal(err)
+			}
+			raw = append(raw, data)
+		}
+		parts = append(parts, segment.PartitionData{Partition: p, Batches: raw})
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := writeColumns(src, parts, memory.DefaultAllocator); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*perBatch*batches)/b.Elapsed().Seconds(), "records/s")
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/apache/arrow/go/v17/parquet"
 	"github.com/apache/arrow/go/v17/parquet/compress"
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/strata-log/strata/compute/plan"
 	"github.com/strata-log/strata/compute/schema"
@@ -62,8 +63,12 @@ func writeColumns(src *plan.Source, parts []segment.PartitionData, mem memory.Al
 	defer dec.Release()
 	out := plan.SourceSchema(src)
 	var buf bytes.Buffer
+	// Offsets and timestamps rise: delta-encoded, not dictionary-encoded
+	// (a dictionary of unique values only costs hashing).
 	props := parquet.NewWriterProperties(parquet.WithAllocator(mem), parquet.WithCompression(compress.Codecs.Zstd),
-		parquet.WithStats(true), parquet.WithMaxRowGroupLength(columnsRowGroupRows))
+		parquet.WithStats(true), parquet.WithMaxRowGroupLength(columnsRowGroupRows),
+		parquet.WithDictionaryFor(schema.RowOffset, false), parquet.WithEncodingFor(schema.RowOffset, parquet.Encodings.DeltaBinaryPacked),
+		parquet.WithDictionaryFor(schema.RowTime, false), parquet.WithEncodingFor(schema.RowTime, parquet.Encodings.DeltaBinaryPacked))
 	w, err := pqarrow.NewFileWriter(out, &buf, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(mem)))
 	if err != nil {
 		return nil, err
@@ -182,4 +187,39 @@ func (d *declaredSources) lookup(ctx context.Context, e *Engine, topic [16]byte)
 		d.read = time.Now()
 	}
 	return d.byTopic[name], nil
+}
+
+// keptZstd is arrow v17's zstd codec with its encoders kept, one per
+// level: v17 builds a new encoder, megabytes of tables, for every page it
+// compresses at a level, which was more than half the cost of writing
+// typed columns (BenchmarkWriteColumns).
+type keptZstd struct {
+	compress.Codec // arrow's, for the rest
+	mu             sync.Mutex
+	encoders       map[int]*zstd.Encoder
+}
+
+func (z *keptZstd) EncodeLevel(dst, src []byte, level int) []byte {
+	z.mu.Lock()
+	enc, ok := z.encoders[level]
+	if !ok {
+		l := zstd.SpeedDefault
+		if level != compress.DefaultCompressionLevel {
+			l = zstd.EncoderLevelFromZstd(level)
+		}
+		var err error
+		if enc, err = zstd.NewWriter(nil, zstd.WithZeroFrames(true), zstd.WithEncoderLevel(l)); err != nil {
+			z.mu.Unlock()
+			return z.Codec.EncodeLevel(dst, src, level)
+		}
+		z.encoders[level] = enc
+	}
+	z.mu.Unlock()
+	return enc.EncodeAll(src, dst[:0]) // safe for concurrent use
+}
+
+func init() {
+	if c, err := compress.GetCodec(compress.Codecs.Zstd); err == nil {
+		compress.RegisterCodec(compress.Codecs.Zstd, &keptZstd{Codec: c, encoders: map[int]*zstd.Encoder{}})
+	}
 }
