@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 )
 
 // clusterMember is a strata broker process of a test cluster.
@@ -52,7 +55,7 @@ func startCluster(t *testing.T) *testCluster {
 		m.restart(t)
 		c.others = append(c.others, m)
 	}
-	waitRegistered(t, c.dev.Kafka, 3)
+	waitRegistered(t, c.dev.Kafka, c.dev.Etcd, 3)
 	return c
 }
 
@@ -71,21 +74,64 @@ func (c *testCluster) brokers() []string {
 	return out
 }
 
-// waitRegistered waits until the broker at addr reports n brokers.
-func waitRegistered(t *testing.T, addr string, n int) {
+// waitRegistered waits until the broker at addr reports n brokers. If
+// they do not all appear, it fails with what etcd (at etcdURL) holds under
+// the brokers prefix and the leases of those keys, to tell a registration
+// that expired from one never made.
+func waitRegistered(t *testing.T, addr, etcdURL string, n int) {
 	t.Helper()
-	adm := admin(t, addr)
-	deadline := time.Now().Add(20 * time.Second)
+	// A Metadata request each time: kadm's BrokerMetadata answers from
+	// the client's cached broker list, which a first answer given from
+	// the broker's one-second cache (before the last broker registered)
+	// would keep for minutes.
+	cl := client(t, addr)
+	start := time.Now()
+	deadline := start.Add(30 * time.Second)
 	for {
-		md, err := adm.BrokerMetadata(ctxFor(t, 5*time.Second))
-		if err == nil && len(md.Brokers) == n {
+		md, err := cl.Request(ctxFor(t, 5*time.Second), kmsg.NewPtrMetadataRequest())
+		var brokers []kmsg.MetadataResponseBroker
+		if err == nil {
+			brokers = md.(*kmsg.MetadataResponse).Brokers
+		}
+		if err == nil && len(brokers) == n {
+			if took := time.Since(start); took > 5*time.Second {
+				t.Logf("%d brokers registered after %s", n, took.Round(time.Millisecond))
+			}
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d brokers did not register: %v %v", n, md.Brokers, err)
+			t.Fatalf("%d brokers did not register: %v %v; etcd holds %s", n, brokers, err, etcdBrokers(t, etcdURL))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// etcdBrokers describes the broker keys in etcd and their leases.
+func etcdBrokers(t *testing.T, etcdURL string) string {
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{etcdURL}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		return fmt.Sprintf("(no etcd client: %v)", err)
+	}
+	defer cli.Close()
+	ctx := ctxFor(t, 5*time.Second)
+	resp, err := cli.Get(ctx, "", clientv3.WithPrefix(), clientv3.WithKeysOnly())
+	if err != nil {
+		return fmt.Sprintf("(list keys: %v)", err)
+	}
+	var out []string
+	for _, kv := range resp.Kvs {
+		if !strings.Contains(string(kv.Key), "/brokers/") {
+			continue
+		}
+		ttl := int64(-1)
+		if kv.Lease != 0 {
+			if l, err := cli.TimeToLive(ctx, clientv3.LeaseID(kv.Lease)); err == nil {
+				ttl = l.TTL
+			}
+		}
+		out = append(out, fmt.Sprintf("%s (lease %x, ttl %ds)", kv.Key, kv.Lease, ttl))
+	}
+	return fmt.Sprintf("%d broker keys at revision %d: %v", len(out), resp.Header.Revision, out)
 }
 
 // TestFailoverWorkload runs a three-broker cluster as three processes

@@ -76,7 +76,7 @@ func startNetCluster(t *testing.T) *netCluster {
 		mem.restart(t)
 		c.members = append(c.members, mem)
 	}
-	waitRegistered(t, c.members[0].srv.Kafka, n)
+	waitRegistered(t, c.members[0].srv.Kafka, etcd.ClientURL(), n)
 	return c
 }
 
