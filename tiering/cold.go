@@ -4,7 +4,6 @@ import (
 	"container/list"
 	"context"
 	"fmt"
-	"io"
 	"math"
 	"sort"
 	"sync"
@@ -212,7 +211,7 @@ func (c *readerCache) open(ctx context.Context, b bucket.Bucket, name string) (*
 	if err != nil {
 		return nil, fmt.Errorf("object %s: %w", name, err)
 	}
-	r, err := segment.Open(&objectReaderAt{b: b, name: name}, attrs.Size)
+	r, err := segment.Open(&bucket.ReaderAt{Ctx: context.Background(), Bucket: b, Name: name}, attrs.Size)
 	if err != nil {
 		return nil, fmt.Errorf("object %s: %w", name, err)
 	}
@@ -239,23 +238,4 @@ func (c *readerCache) forget(name string) {
 		c.lru.Remove(e)
 		delete(c.byKey, name)
 	}
-}
-
-// objectReaderAt reads an object by ranges.
-type objectReaderAt struct {
-	b    bucket.Bucket
-	name string
-}
-
-func (o *objectReaderAt) ReadAt(p []byte, off int64) (int, error) {
-	rc, err := o.b.GetRange(context.Background(), o.name, off, int64(len(p)))
-	if err != nil {
-		return 0, err
-	}
-	defer rc.Close()
-	n, err := io.ReadFull(rc, p)
-	if err == io.ErrUnexpectedEOF {
-		err = io.EOF
-	}
-	return n, err
 }

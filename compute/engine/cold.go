@@ -121,11 +121,11 @@ func (e *Engine) scanCold(ctx context.Context, src *plan.Source, topic [16]byte,
 type coldScan struct {
 	e     *Engine
 	src   *plan.Source
-	out   *arrow.Schema   // plan.SourceSchema(src)
-	used  []bool          // of out's fields, those the query reads (nil: all)
-	raw   bool            // decode the segments' values, typed columns or not
-	times timeRange       // the ROWTIMEs the query keeps
-	dec   *schema.Decoder // of the segments' values, made on first use
+	out   *arrow.Schema  // plan.SourceSchema(src)
+	used  []bool         // of out's fields, those the query reads (nil: all)
+	raw   bool           // decode the segments' values, typed columns or not
+	times timeRange      // the ROWTIMEs the query keeps
+	dec   *sourceDecoder // of the segments' values, made on first use
 	mem   memory.Allocator
 	topic [16]byte
 	// typed maps a typed-columns object to the index in it of each of
@@ -342,13 +342,11 @@ func (cs *coldScan) emitRaw(c *coldCursor, rec arrow.Record, fn func(arrow.Recor
 	}
 	if cs.dec == nil {
 		var err error
-		if cs.dec, err = schema.NewDecoder(cs.src.Schema, cs.src.KeyFormat, cs.src.ValueFormat, cs.mem); err != nil {
+		if cs.dec, err = newSourceDecoder(cs.src, cs.mem); err != nil {
 			return err
 		}
 	}
 	dec := cs.dec
-	table := cs.src.Kind == sql.Table
-	var deleted []bool
 	for i := 0; i < int(rec.NumRows()); i++ {
 		off := offs.Value(i)
 		if off < c.from || off >= c.limit || attrs.Value(i)&controlBit != 0 {
@@ -362,24 +360,15 @@ func (cs *coldScan) emitRaw(c *coldCursor, rec arrow.Record, fn func(arrow.Recor
 			r.Value = vals.Value(i)
 		}
 		if err := dec.Append(r); err != nil {
-			cs.e.decodeErrors.Add(1)
-			cs.e.log.Warn("skipping a record that does not decode", "source", cs.src.Name, "err", err)
-			continue
+			cs.e.skipped(cs.src, err)
 		}
-		if table {
-			deleted = append(deleted, r.Value == nil)
-		}
-	}
-	if dec.Len() == 0 {
-		return nil
 	}
 	cs.e.coldRows[1].Add(int64(dec.Len()))
 	out := dec.Flush()
-	defer out.Release()
-	if table {
-		out = withDeleted(out, deleted, cs.mem, cs.out)
-		defer out.Release()
+	if out == nil {
+		return nil
 	}
+	defer out.Release()
 	return fn(out)
 }
 
@@ -488,7 +477,7 @@ func newColdFile(ctx context.Context, b bucket.Bucket, name string) (*coldFile, 
 	if err != nil {
 		return nil, err
 	}
-	r, err := file.NewParquetReader(io.NewSectionReader(&objectFile{ctx: ctx, b: b, name: name}, 0, attrs.Size))
+	r, err := file.NewParquetReader(io.NewSectionReader(&bucket.ReaderAt{Ctx: ctx, Bucket: b, Name: name}, 0, attrs.Size))
 	if err != nil {
 		return nil, err
 	}
@@ -521,7 +510,7 @@ func newColdFile(ctx context.Context, b bucket.Bucket, name string) (*coldFile, 
 // readRowGroup reads the given leaf columns of row group rg as one
 // record.
 func (f *coldFile) readRowGroup(ctx context.Context, b bucket.Bucket, name string, rg int, leaves []int) (arrow.Record, error) {
-	r, err := file.NewParquetReader(io.NewSectionReader(&objectFile{ctx: ctx, b: b, name: name}, 0, f.size),
+	r, err := file.NewParquetReader(io.NewSectionReader(&bucket.ReaderAt{Ctx: ctx, Bucket: b, Name: name}, 0, f.size),
 		file.WithMetadata(f.md), file.WithReadProps(parquet.NewReaderProperties(memory.DefaultAllocator)))
 	if err != nil {
 		return nil, err
@@ -592,26 +581,6 @@ func (c *footerCache) open(ctx context.Context, b bucket.Bucket, name string) (*
 	c.files[name] = f
 	c.mu.Unlock()
 	return f, nil
-}
-
-// objectFile reads an object by ranges.
-type objectFile struct {
-	ctx  context.Context
-	b    bucket.Bucket
-	name string
-}
-
-func (o *objectFile) ReadAt(p []byte, off int64) (int, error) {
-	rc, err := o.b.GetRange(o.ctx, o.name, off, int64(len(p)))
-	if err != nil {
-		return 0, err
-	}
-	defer rc.Close()
-	n, err := io.ReadFull(rc, p)
-	if err == io.ErrUnexpectedEOF {
-		err = io.EOF
-	}
-	return n, err
 }
 
 // usedColumns returns the fields of q's source batches that q reads, or

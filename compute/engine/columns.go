@@ -22,7 +22,6 @@ import (
 
 	"github.com/strata-log/strata/compute/plan"
 	"github.com/strata-log/strata/compute/schema"
-	"github.com/strata-log/strata/compute/sql"
 	"github.com/strata-log/strata/ingest/batch"
 	"github.com/strata-log/strata/tiering/segment"
 )
@@ -56,12 +55,11 @@ func (e *Engine) Columns(ctx context.Context, topic [16]byte, parts []segment.Pa
 // groups per partition in parts' order. Records that do not decode are
 // left out, as a scan skips them; control records too.
 func writeColumns(src *plan.Source, parts []segment.PartitionData, mem memory.Allocator) ([]byte, error) {
-	dec, err := schema.NewDecoder(src.Schema, src.KeyFormat, src.ValueFormat, mem)
+	dec, err := newSourceDecoder(src, mem)
 	if err != nil {
 		return nil, err
 	}
 	defer dec.Release()
-	out := plan.SourceSchema(src)
 	var buf bytes.Buffer
 	// Offsets and timestamps rise: delta-encoded, not dictionary-encoded
 	// (a dictionary of unique values only costs hashing).
@@ -69,7 +67,7 @@ func writeColumns(src *plan.Source, parts []segment.PartitionData, mem memory.Al
 		parquet.WithStats(true), parquet.WithMaxRowGroupLength(columnsRowGroupRows),
 		parquet.WithDictionaryFor(schema.RowOffset, false), parquet.WithEncodingFor(schema.RowOffset, parquet.Encodings.DeltaBinaryPacked),
 		parquet.WithDictionaryFor(schema.RowTime, false), parquet.WithEncodingFor(schema.RowTime, parquet.Encodings.DeltaBinaryPacked))
-	w, err := pqarrow.NewFileWriter(out, &buf, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(mem)))
+	w, err := pqarrow.NewFileWriter(dec.out, &buf, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(mem)))
 	if err != nil {
 		return nil, err
 	}
@@ -77,19 +75,12 @@ func writeColumns(src *plan.Source, parts []segment.PartitionData, mem memory.Al
 		_ = w.Close()
 		return nil, err
 	}
-	table := src.Kind == sql.Table
-	var deleted []bool
 	flush := func() error {
-		if dec.Len() == 0 {
+		rec := dec.Flush()
+		if rec == nil {
 			return nil
 		}
-		rec := dec.Flush()
 		defer rec.Release()
-		if table {
-			rec = withDeleted(rec, deleted, mem, out)
-			defer rec.Release()
-			deleted = deleted[:0]
-		}
 		return w.Write(rec) // one row group: rec has at most columnsRowGroupRows rows
 	}
 	for _, p := range parts {
@@ -107,9 +98,6 @@ func writeColumns(src *plan.Source, parts []segment.PartitionData, mem memory.Al
 					Timestamp: h.Timestamp(r), Key: r.Key, Value: r.Value})
 				if err != nil {
 					continue
-				}
-				if table {
-					deleted = append(deleted, r.Value == nil)
 				}
 				if dec.Len() >= columnsRowGroupRows {
 					if err := flush(); err != nil {

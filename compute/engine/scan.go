@@ -116,25 +116,17 @@ func (e *Engine) scan(ctx context.Context, src *plan.Source, from scanFrom, boun
 	}
 	cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{src.Topic: assign})
 
-	dec, err := schema.NewDecoder(src.Schema, src.KeyFormat, src.ValueFormat, mem)
+	dec, err := newSourceDecoder(src, mem)
 	if err != nil {
 		return err
 	}
 	defer dec.Release()
-	// A table's batches carry exec.Deleted: true for a tombstone.
-	table := src.Kind == sql.Table
-	var deleted []bool
 	flush := func() error {
-		if dec.Len() == 0 {
+		rec := dec.Flush()
+		if rec == nil {
 			return nil
 		}
-		rec := dec.Flush()
 		defer rec.Release()
-		if table {
-			rec = withDeleted(rec, deleted, mem, plan.SourceSchema(src))
-			defer rec.Release()
-			deleted = deleted[:0]
-		}
 		return fn(rec)
 	}
 	for {
@@ -168,12 +160,8 @@ func (e *Engine) scan(ctx context.Context, src *plan.Source, from scanFrom, boun
 			}
 			err := dec.Append(schema.Record{Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp.UnixMilli(), Key: r.Key, Value: r.Value})
 			if err != nil {
-				e.decodeErrors.Add(1)
-				e.log.Warn("skipping a record that does not decode", "source", src.Name, "err", err)
+				e.skipped(src, err)
 				continue
-			}
-			if table {
-				deleted = append(deleted, r.Value == nil)
 			}
 			if dec.Len() >= scanBatchRows {
 				if err := flush(); err != nil {
@@ -195,12 +183,63 @@ func (e *Engine) scan(ctx context.Context, src *plan.Source, from scanFrom, boun
 	}
 }
 
-// withDeleted returns rec with a Deleted column of the given flags.
-func withDeleted(rec arrow.Record, deleted []bool, mem memory.Allocator, s *arrow.Schema) arrow.Record {
-	b := array.NewBooleanBuilder(mem)
+// skipped counts and logs a record of src that did not decode.
+func (e *Engine) skipped(src *plan.Source, err error) {
+	e.decodeErrors.Add(1)
+	e.log.Warn("skipping a record that does not decode", "source", src.Name, "err", err)
+}
+
+// sourceDecoder decodes records into a source's batches
+// (plan.SourceSchema): a table's end with the exec.Deleted column, true
+// for a tombstone (a record with a null value).
+type sourceDecoder struct {
+	dec     *schema.Decoder
+	out     *arrow.Schema
+	table   bool
+	deleted []bool
+	mem     memory.Allocator
+}
+
+func newSourceDecoder(src *plan.Source, mem memory.Allocator) (*sourceDecoder, error) {
+	dec, err := schema.NewDecoder(src.Schema, src.KeyFormat, src.ValueFormat, mem)
+	if err != nil {
+		return nil, err
+	}
+	return &sourceDecoder{dec: dec, out: plan.SourceSchema(src), table: src.Kind == sql.Table, mem: mem}, nil
+}
+
+// Append decodes r; a record that does not decode is left out.
+func (d *sourceDecoder) Append(r schema.Record) error {
+	if err := d.dec.Append(r); err != nil {
+		return err
+	}
+	if d.table {
+		d.deleted = append(d.deleted, r.Value == nil)
+	}
+	return nil
+}
+
+// Len is the number of rows appended since the last Flush.
+func (d *sourceDecoder) Len() int { return d.dec.Len() }
+
+// Flush returns the rows appended since the last Flush as one batch, which
+// the caller releases, or nil if there are none.
+func (d *sourceDecoder) Flush() arrow.Record {
+	if d.dec.Len() == 0 {
+		return nil
+	}
+	rec := d.dec.Flush()
+	if !d.table {
+		return rec
+	}
+	defer rec.Release()
+	b := array.NewBooleanBuilder(d.mem)
 	defer b.Release()
-	b.AppendValues(deleted, nil)
+	b.AppendValues(d.deleted, nil)
+	d.deleted = d.deleted[:0]
 	col := b.NewArray()
 	defer col.Release()
-	return array.NewRecord(s, append(slices.Clone(rec.Columns()), col), rec.NumRows())
+	return array.NewRecord(d.out, append(slices.Clone(rec.Columns()), col), rec.NumRows())
 }
+
+func (d *sourceDecoder) Release() { d.dec.Release() }

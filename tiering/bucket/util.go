@@ -3,6 +3,7 @@ package bucket
 import (
 	"context"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 )
@@ -43,4 +44,25 @@ func exists(_ Attributes, err error) (bool, error) {
 		return false, nil
 	}
 	return err == nil, err
+}
+
+// ReaderAt reads object Name of Bucket by ranges, each ReadAt one GetRange
+// under Ctx: the io.ReaderAt Parquet readers take.
+type ReaderAt struct {
+	Ctx    context.Context
+	Bucket Bucket
+	Name   string
+}
+
+func (o *ReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	rc, err := o.Bucket.GetRange(o.Ctx, o.Name, off, int64(len(p)))
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	n, err := io.ReadFull(rc, p)
+	if err == io.ErrUnexpectedEOF {
+		err = io.EOF
+	}
+	return n, err
 }
