@@ -207,10 +207,16 @@ func TestOracleDuckDB(t *testing.T) {
 	for name, cat := range merchants {
 		oracleExec(t, db, `INSERT INTO merchants VALUES (?, ?)`, name, cat)
 	}
-	for _, c := range oracleCases {
+	askOracle(t, db, srv.HTTP, oracleCases)
+}
+
+// askOracle asks each case of Strata at base and of DuckDB in db, in a
+// subtest, and fails it unless both give the same rows, and some.
+func askOracle(t *testing.T, db *sql.DB, base string, cases []oracleCase) {
+	for _, c := range cases {
 		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {
 			want := duckRows(t, db, c.duck)
-			got := strataRows(t, srv.HTTP, c.ksql)
+			got := strataRows(t, base, c.ksql)
 			if len(want) == 0 {
 				t.Fatalf("DuckDB answered no rows: the case checks nothing")
 			}
@@ -256,26 +262,32 @@ func oracleDuckDB(t *testing.T, events []oracleEvent) *sql.DB {
 // duckRows runs q on DuckDB and renders each row.
 func duckRows(t *testing.T, db *sql.DB, q string) []string {
 	t.Helper()
+	return duckQuery(t, db, q, renderRow)
+}
+
+// duckQuery asks q of db and renders each row with render.
+func duckQuery(tb testing.TB, db *sql.DB, q string, render func([]any) string) []string {
+	tb.Helper()
 	rows, err := db.Query(q)
 	if err != nil {
-		t.Fatalf("DuckDB %s: %v", q, err)
+		tb.Fatalf("DuckDB %s: %v", q, err)
 	}
 	defer rows.Close()
 	cols, _ := rows.Columns()
 	var out []string
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
 	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
 		if err := rows.Scan(ptrs...); err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
-		out = append(out, renderRow(vals))
+		out = append(out, render(vals))
 	}
 	if err := rows.Err(); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return out
 }

@@ -197,28 +197,7 @@ func sqlBenchDuck(tb testing.TB, files []string, typed bool, topicID [16]byte, q
 	if _, err := db.Exec(view); err != nil {
 		tb.Fatalf("DuckDB %s: %v", view, err)
 	}
-	rows, err := db.Query(q)
-	if err != nil {
-		tb.Fatalf("DuckDB %s: %v", q, err)
-	}
-	defer rows.Close()
-	cols, _ := rows.Columns()
-	var out []string
-	vals := make([]any, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	for rows.Next() {
-		if err := rows.Scan(ptrs...); err != nil {
-			tb.Fatal(err)
-		}
-		out = append(out, sqlBenchRender(vals))
-	}
-	if err := rows.Err(); err != nil {
-		tb.Fatal(err)
-	}
-	return out
+	return duckQuery(tb, db, q, sqlBenchRender)
 }
 
 // sqlBenchRender renders a row alike from either side: every number with
