@@ -328,6 +328,9 @@ func startSQLBenchServer(ctx context.Context, f *serverFlags, log *slog.Logger) 
 }
 
 func (s *sqlBenchServer) close() {
+	if s == nil {
+		return // a restart that failed
+	}
 	if s.http != nil {
 		s.http.Close()
 	}
@@ -398,7 +401,22 @@ func runSQLBench(ctx context.Context, logOut io.Writer, sb *sqlBench) (sqlBenchR
 	if err != nil {
 		return res, err
 	}
-	defer func() { adm.Close() }()
+	defer func() {
+		if adm != nil {
+			adm.Close()
+		}
+	}()
+	// restart starts the broker again with the cold settings: an empty
+	// read cache.
+	restart := func() error {
+		srv.close()
+		if srv, err = startSQLBenchServer(ctx, coldFlags, log); err != nil {
+			return err
+		}
+		adm.Close()
+		adm, err = newBenchAdmin(srv.addr)
+		return err
+	}
 	segMs, segBytes := fmt.Sprint(int64(30*24*time.Hour/time.Millisecond)), fmt.Sprint(sqlBenchSegmentBytes)
 	cr, err := adm.CreateTopic(ctx, sb.partitions, 1, map[string]*string{meta.ConfigSegmentMs: &segMs, meta.ConfigSegmentBytes: &segBytes}, sqlBenchTopic)
 	if err == nil {
@@ -445,12 +463,7 @@ func runSQLBench(ctx context.Context, logOut io.Writer, sb *sqlBench) (sqlBenchR
 
 	// 2. Tier everything with ordinary settings, then restart for an empty
 	// read cache.
-	srv.close()
-	if srv, err = startSQLBenchServer(ctx, coldFlags, log); err != nil {
-		return res, err
-	}
-	adm.Close()
-	if adm, err = newBenchAdmin(srv.addr); err != nil {
+	if err := restart(); err != nil {
 		return res, err
 	}
 	fmt.Fprintln(logOut, "tiering...")
@@ -517,12 +530,7 @@ func runSQLBench(ctx context.Context, logOut io.Writer, sb *sqlBench) (sqlBenchR
 			props = map[string]string{"strata.scan.typed.columns": "false"}
 		}
 		for _, q := range sqlBenchQueries {
-			srv.close()
-			if srv, err = startSQLBenchServer(ctx, coldFlags, log); err != nil {
-				return res, err
-			}
-			adm.Close()
-			if adm, err = newBenchAdmin(srv.addr); err != nil {
+			if err := restart(); err != nil {
 				return res, err
 			}
 			if _, _, err := sqlBenchOffsets(ctx, adm, sb.events); err != nil {
