@@ -93,9 +93,9 @@ func (a *Aggregate) pushSessions(seq int64) {
 	}
 }
 
-// assignSession returns the session of a record with event time t when
-// stream time is st, or -1 if it is late.
-func (a *Aggregate) assignSession(h uint64, key []byte, t, st int64) int32 {
+// keySessions returns the id of a key (added if new) and its sessions,
+// counting the key live if it had none.
+func (a *Aggregate) keySessions(h uint64, key []byte) (int32, []int32) {
 	s := a.sessions
 	kid, inserted := s.keys.findOrInsert(h, key)
 	if inserted {
@@ -105,6 +105,14 @@ func (a *Aggregate) assignSession(h uint64, key []byte, t, st int64) int32 {
 	if len(list) == 0 {
 		s.live++
 	}
+	return kid, list
+}
+
+// assignSession returns the session of a record with event time t when
+// stream time is st, or -1 if it is late.
+func (a *Aggregate) assignSession(h uint64, key []byte, t, st int64) int32 {
+	s := a.sessions
+	kid, list := a.keySessions(h, key)
 	// Sessions of a key are disjoint and sorted, so the closed ones and
 	// those ending before t-gap come first, and the matches are a run.
 	lo := 0
@@ -235,14 +243,7 @@ func (a *Aggregate) compactSessionKeys() {
 // openSession adds a restored session and returns its group.
 func (a *Aggregate) openSession(h uint64, key []byte, start, end int64) int32 {
 	s := a.sessions
-	kid, inserted := s.keys.findOrInsert(h, key)
-	if inserted {
-		s.lists = append(s.lists, nil)
-	}
-	list := s.lists[kid]
-	if len(list) == 0 {
-		s.live++
-	}
+	kid, list := a.keySessions(h, key)
 	g := a.newGroup(start, end, nil, kid)
 	i, _ := slices.BinarySearchFunc(list, end, func(g int32, t int64) int { return cmp.Compare(a.groups.end[g], t) })
 	s.lists[kid] = slices.Insert(list, i, g)
