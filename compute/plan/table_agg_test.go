@@ -48,16 +48,7 @@ func TestTableAggregationPipeline(t *testing.T) {
 			t.Fatal(err)
 		}
 		var out []string
-		p, err := e.NewPipeline(q, func(_ context.Context, rec arrow.Record) error {
-			for i := 0; i < int(rec.NumRows()); i++ {
-				var cells []string
-				for _, c := range rec.Columns() {
-					cells = append(cells, c.ValueStr(i))
-				}
-				out = append(out, strings.Join(cells, " "))
-			}
-			return nil
-		})
+		p, err := e.NewPipeline(q, collectRows(&out))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -162,16 +153,7 @@ func TestSessionRetractionsPipeline(t *testing.T) {
 			t.Fatalf("%s: WithRetractions: deleted %v, names %v", stmt, q.Deleted, q.Names)
 		}
 		var out []string
-		p, err := e.NewPipeline(q, func(_ context.Context, rec arrow.Record) error {
-			for i := 0; i < int(rec.NumRows()); i++ {
-				var cells []string
-				for _, c := range rec.Columns() {
-					cells = append(cells, c.ValueStr(i))
-				}
-				out = append(out, strings.Join(cells, " "))
-			}
-			return nil
-		})
+		p, err := e.NewPipeline(q, collectRows(&out))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -205,5 +187,20 @@ func TestSessionRetractionsPipeline(t *testing.T) {
 	want = []string{"|", "|", "k1 (null) true", "k1 (null) true", "k1 3 false", "|"}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("with HAVING:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// collectRows is a pipeline's emit that appends each output row to out,
+// its cells separated by spaces.
+func collectRows(out *[]string) func(context.Context, arrow.Record) error {
+	return func(_ context.Context, rec arrow.Record) error {
+		for i := 0; i < int(rec.NumRows()); i++ {
+			var cells []string
+			for _, c := range rec.Columns() {
+				cells = append(cells, c.ValueStr(i))
+			}
+			*out = append(*out, strings.Join(cells, " "))
+		}
+		return nil
 	}
 }
